@@ -1,0 +1,94 @@
+/**
+ * Runs every `*.test.js` under dist/test in its own Node process, one after
+ * another, so a test that leaks a worker, port or child cannot hang or poison
+ * the others; a file that runs past its deadline is killed and counted failed.
+ * Prints uvu's output per file and one closing line `N passed, N failed`.
+ *
+ *   node dist/test/run.js [filter]     (filter: substring of the file path)
+ */
+import { spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const FILE_DEADLINE_MS = Number(process.env.TEST_FILE_DEADLINE_MS ?? 240_000);
+
+async function findTests(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await findTests(full)));
+    else if (entry.name.endsWith('.test.js')) out.push(full);
+  }
+  return out.sort();
+}
+
+interface FileResult {
+  file: string;
+  passed: number;
+  failed: number;
+  ok: boolean;
+  ms: number;
+}
+
+function runFile(file: string): Promise<FileResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--enable-source-maps', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+    const timer = setTimeout(() => {
+      process.stdout.write(`\n!! ${relative(root, file)} ran past ${FILE_DEADLINE_MS} ms: killed\n`);
+      child.kill('SIGKILL');
+    }, FILE_DEADLINE_MS);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      // uvu prints "Total: N", "Passed: N" (possibly with ANSI colours).
+      const plain = out.replace(/\u001b\[[0-9;]*m/g, '');
+      const total = sumAll(plain, /Total:\s+(\d+)/g);
+      const passed = sumAll(plain, /Passed:\s+(\d+)/g);
+      const ok = code === 0 && total > 0 && passed === total;
+      resolve({
+        file,
+        passed,
+        failed: ok ? 0 : Math.max(1, total - passed),
+        ok,
+        ms: Date.now() - started,
+      });
+    });
+  });
+}
+
+function sumAll(text: string, re: RegExp): number {
+  let n = 0;
+  for (const m of text.matchAll(re)) n += Number(m[1]);
+  return n;
+}
+
+const filter = process.argv[2];
+const files = (await findTests(root)).filter((f) => !filter || f.includes(filter));
+if (files.length === 0) {
+  console.error(`no test files found${filter ? ` matching ${filter}` : ''}`);
+  process.exit(1);
+}
+const results: FileResult[] = [];
+for (const file of files) {
+  process.stdout.write(`\n# ${relative(root, file)}\n`);
+  results.push(await runFile(file));
+}
+console.log('\n# per file');
+for (const r of results) {
+  console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${relative(root, r.file)}  ${r.passed} passed, ${r.failed} failed  ${(r.ms / 1000).toFixed(1)} s`);
+}
+const passed = results.reduce((a, r) => a + r.passed, 0);
+const failed = results.reduce((a, r) => a + r.failed, 0);
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && results.every((r) => r.ok) ? 0 : 1);
