@@ -139,6 +139,7 @@ export const FS_OPERATIONS = [
   'mkdir',
   'readdir',
   'rm',
+  'utimes',
 ] as const;
 export type FsOperation = (typeof FS_OPERATIONS)[number];
 
