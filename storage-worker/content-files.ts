@@ -1,0 +1,65 @@
+/**
+ * Where each usage source keeps its content, and the id rules that make
+ * those paths safe: a page `home` → `pages/home.json`, a global widget
+ * `global:header` → `pages/global/header.json`, the theme settings
+ * `global:theme-settings` → `theme.json`.
+ */
+import { join } from 'node:path';
+import { StorageError } from '../shared/errors.js';
+import { GLOBAL_PREFIX, THEME_SOURCE, type UsageSource } from '../shared/media-types.js';
+
+/** Project ids, page ids and global widget types: letters, digits, '-', '_', 1–64 chars. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function assertId(kind: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
+    throw new StorageError('INVALID_INPUT', `Expected \`${kind}\` to be 1–64 letters, digits, '-' or '_', got ${JSON.stringify(value)}`, {
+      field: kind,
+    });
+  }
+}
+
+export function isPageSource(source: UsageSource): boolean {
+  return !source.startsWith(GLOBAL_PREFIX);
+}
+
+/** Validates a source id and returns the file (relative to the project dir) holding its content. */
+export function contentFileOf(source: UsageSource): string {
+  if (source === THEME_SOURCE) return 'theme.json';
+  if (source.startsWith(GLOBAL_PREFIX)) {
+    const type = source.slice(GLOBAL_PREFIX.length);
+    assertId('global widget type', type);
+    return join('pages', 'global', `${type}.json`);
+  }
+  assertId('pageId', source);
+  return join('pages', `${source}.json`);
+}
+
+/** The inverse of contentFileOf for files found on disk during a full refresh. */
+export function sourceOfPageFile(name: string): UsageSource | null {
+  if (!name.endsWith('.json')) return null;
+  const id = name.slice(0, -'.json'.length);
+  return ID_PATTERN.test(id) ? id : null;
+}
+
+export function sourceOfGlobalFile(name: string): UsageSource | null {
+  const id = sourceOfPageFile(name);
+  return id === null ? null : `${GLOBAL_PREFIX}${id}`;
+}
+
+/** Content is the editor's JSON; anything that does not survive JSON is refused. */
+export function serializeContent(content: unknown, maxBytes: number): string {
+  if (content === undefined || typeof content === 'function' || typeof content === 'symbol') {
+    throw new StorageError('INVALID_INPUT', 'Expected content to be a JSON value');
+  }
+  let text: string;
+  try {
+    text = JSON.stringify(content, null, 2);
+  } catch (err) {
+    throw new StorageError('INVALID_INPUT', `Content is not serialisable as JSON: ${(err as Error).message}`);
+  }
+  if (Buffer.byteLength(text) > maxBytes) {
+    throw new StorageError('INVALID_INPUT', `Content is larger than ${maxBytes} bytes`, { maxBytes });
+  }
+  return text;
+}

@@ -1,0 +1,84 @@
+/**
+ * Validation of media.json as it is loaded from disk (an edge: the file may
+ * have been written by an older editor, a script, or a failing disk).
+ * A document that fails here is quarantined, never "repaired" to empty.
+ */
+import { z } from 'zod';
+import { StorageError } from '../shared/errors.js';
+import type { MediaDocument } from '../shared/media-types.js';
+
+const sizeVariant = z.object({
+  path: z.string().min(1),
+  filename: z.string().min(1),
+  width: z.number(),
+  height: z.number(),
+  size: z.number(),
+});
+
+// `.loose()` keeps fields written by other tools: we must not drop data we do not know.
+const mediaRecord = z
+  .object({
+    id: z.string().min(1),
+    filename: z.string().min(1),
+    originalName: z.string(),
+    type: z.string(),
+    size: z.number().nonnegative(),
+    uploaded: z.string(),
+    path: z.string().min(1),
+    metadata: z.record(z.string(), z.string()),
+    width: z.number().nullable(),
+    height: z.number().nullable(),
+    sizes: z.record(z.string(), sizeVariant.loose()),
+    usedIn: z.array(z.string()),
+  })
+  .loose();
+
+const mediaDocument = z.object({ files: z.array(mediaRecord) }).loose();
+
+/** Parse and validate media.json text; throws CORRUPT_DOCUMENT with the first problem. */
+export function parseMediaDocument(text: string, file = 'media.json'): MediaDocument {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new StorageError('CORRUPT_DOCUMENT', `${file} is not valid JSON: ${(err as Error).message}`, {
+      file,
+      bytes: text.length,
+    });
+  }
+  const result = mediaDocument.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue ? issue.path.join('.') : '';
+    throw new StorageError('CORRUPT_DOCUMENT', `${file} failed validation at ${where || '(root)'}: ${issue?.message ?? 'invalid'}`, {
+      file,
+      path: where,
+    });
+  }
+  const doc = result.data as MediaDocument;
+  const ids = new Set<string>();
+  for (const rec of doc.files) {
+    if (ids.has(rec.id)) {
+      throw new StorageError('CORRUPT_DOCUMENT', `${file} holds the file id ${rec.id} twice`, { file, id: rec.id });
+    }
+    ids.add(rec.id);
+  }
+  return doc;
+}
+
+export function serializeMediaDocument(doc: MediaDocument): string {
+  // Pretty-printed like the editor always wrote it, so diffs and hand repairs stay readable.
+  return JSON.stringify(doc, null, 2);
+}
+
+const newMediaRecord = mediaRecord.omit({ usedIn: true });
+
+/** Validates records handed to addMedia (the worker owns `usedIn`, so it is not accepted). */
+export function parseNewMediaRecords(value: unknown): Array<z.infer<typeof newMediaRecord>> {
+  const result = z.array(newMediaRecord).min(1).max(1000).safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new StorageError('INVALID_INPUT', `Expected media records, got an invalid value at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? ''}`);
+  }
+  return result.data;
+}

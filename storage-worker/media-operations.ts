@@ -1,0 +1,166 @@
+/**
+ * The operations a batch applies to a project's draft. Each validates first
+ * and mutates after, so an operation that fails alone changes nothing, and
+ * each is expressed as an intent (not a diff) so it applies just as well to a
+ * document another process changed since this one last read it.
+ */
+import { StorageError } from '../shared/errors.js';
+import type {
+  DeleteMediaResult,
+  MediaMetadata,
+  MediaRecord,
+  MetadataPatch,
+  NewMediaRecord,
+  RefreshUsageResult,
+  SaveContentResult,
+} from '../shared/media-types.js';
+import type { Operation } from './project-store.js';
+import { extractMediaPaths } from './usage-extraction.js';
+
+/** Which metadata fields a kind of file keeps; others in a patch are ignored. */
+export function metadataFieldsFor(type: string): Array<keyof MediaMetadata> {
+  if (type.startsWith('image/')) return ['alt', 'title', 'caption'];
+  return ['title', 'description'];
+}
+
+const MAX_METADATA_LENGTH = 5000;
+
+export function addMedia(records: NewMediaRecord[]): Operation<MediaRecord[]> {
+  return {
+    kind: 'addMedia',
+    apply(draft) {
+      const ids = new Set<string>();
+      const paths = new Set<string>();
+      for (const rec of records) {
+        if (draft.get(rec.id) || ids.has(rec.id)) {
+          throw new StorageError('INVALID_INPUT', `a media file with id ${rec.id} already exists`, { id: rec.id });
+        }
+        for (const path of [rec.path, ...Object.values(rec.sizes).map((s) => s.path)]) {
+          if (draft.pathTaken(path) || paths.has(path)) {
+            throw new StorageError('INVALID_INPUT', `a media file with path ${path} already exists`, { path });
+          }
+          paths.add(path);
+        }
+        ids.add(rec.id);
+      }
+      const added = records.map((rec): MediaRecord => ({ ...rec, usedIn: [] }));
+      for (const rec of added) draft.add(rec);
+      return added;
+    },
+  };
+}
+
+export function updateMetadata(fileId: string, patch: MetadataPatch): Operation<MediaRecord> {
+  return {
+    kind: 'updateMetadata',
+    apply(draft) {
+      const current = draft.get(fileId);
+      if (!current) throw new StorageError('MEDIA_NOT_FOUND', `no media file with id ${fileId}`, { fileId });
+      const allowed = metadataFieldsFor(current.type);
+      const rec = draft.mutable(fileId) as MediaRecord;
+      for (const field of allowed) {
+        const value = patch[field];
+        if (value !== undefined) rec.metadata[field] = value.slice(0, MAX_METADATA_LENGTH);
+      }
+      return rec;
+    },
+  };
+}
+
+export function deleteMedia(fileIds: string[]): Operation<DeleteMediaResult> {
+  return {
+    kind: 'deleteMedia',
+    // The in-use check happens here, inside the same commit as the removal:
+    // no page save can slip in between the check and the delete.
+    apply(draft) {
+      const result: DeleteMediaResult = { deleted: [], inUse: [], notFound: [] };
+      for (const id of new Set(fileIds)) {
+        const rec = draft.get(id);
+        if (!rec) result.notFound.push(id);
+        else if (rec.usedIn.length > 0) result.inUse.push({ id, filename: rec.filename, usedIn: [...rec.usedIn] });
+        else {
+          draft.remove(id);
+          result.deleted.push(rec);
+        }
+      }
+      return result;
+    },
+  };
+}
+
+/** Usage only: the source marks exactly the files these paths name. */
+export function setUsage(source: string, mediaPaths: string[]): Operation<SaveContentResult> {
+  return {
+    kind: 'setUsage',
+    apply(draft) {
+      const fileIds = draft.matchPaths(mediaPaths);
+      draft.setSourceUsage(source, fileIds);
+      return { source, mediaPaths, fileIds };
+    },
+  };
+}
+
+/**
+ * A content save. This commit marks the union of the source's old and new
+ * files; the content file is written after the commit is durable, and the
+ * old marks are dropped by a later commit — so at no moment does a file on
+ * disk reference media that media.json says are unused.
+ */
+export function saveContent(source: string, text: string, mediaPaths: string[]): Operation<SaveContentResult> {
+  return {
+    kind: 'saveContent',
+    contentSource: source,
+    apply(draft, content) {
+      const fileIds = draft.matchPaths(mediaPaths);
+      draft.setSourceUsage(source, new Set([...draft.sourceUsage(source), ...fileIds]));
+      content.write(source, text, fileIds);
+      return { source, mediaPaths, fileIds };
+    },
+  };
+}
+
+/** The content file goes first (durably); its marks follow in a later commit. */
+export function deleteContent(source: string): Operation<void> {
+  return {
+    kind: 'deleteContent',
+    contentSource: source,
+    apply(_draft, content) {
+      content.remove(source);
+    },
+  };
+}
+
+/** Rebuild every source's usage from the content files on disk, in this one commit. */
+export function refreshUsage(): Operation<RefreshUsageResult> {
+  return {
+    kind: 'refreshUsage',
+    async apply(draft, content, store) {
+      const onDisk = new Map<string, string[]>();
+      for (const source of await store.contentSources()) {
+        const saved = await store.readContentOrNull(source);
+        onDisk.set(source, saved === undefined ? [] : draft.matchPaths(extractMediaPaths(saved)));
+      }
+      // A save earlier in this batch writes its file only after this commit:
+      // keep its new marks too, or its media would be unmarked in between.
+      for (const [source, action] of content.bySource) {
+        if (action.kind === 'write') onDisk.set(source, [...new Set([...(onDisk.get(source) ?? []), ...action.fileIds])]);
+      }
+      for (const source of draft.sources()) if (!onDisk.has(source)) draft.setSourceUsage(source, []);
+      for (const [source, ids] of onDisk) draft.setSourceUsage(source, ids);
+      store.forgetPendingUsage();
+      const inUse = new Set<string>();
+      for (const ids of onDisk.values()) for (const id of ids) inUse.add(id);
+      return { sources: onDisk.size, filesInUse: inUse.size };
+    },
+  };
+}
+
+/** Writes the document even if unchanged: a new project gets its media.json at once. */
+export function initialise(): Operation<void> {
+  return {
+    kind: 'initialise',
+    apply(draft) {
+      draft.dirty = true;
+    },
+  };
+}

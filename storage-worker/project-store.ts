@@ -1,0 +1,609 @@
+/**
+ * One project's media library inside the storage worker: its lowdb
+ * instance, its group-commit queue, its cross-process lock, and the rules
+ * that keep memory, disk and other processes in agreement.
+ *
+ * Invariants (docs/architecture.md explains why each exists):
+ * 1. Operations apply in arrival order; every operation that arrives while a
+ *    commit runs goes out together in the next single commit.
+ * 2. A caller's promise settles only after the commit holding its operation
+ *    is durable (temp fsync → rename → directory fsync).
+ * 3. Memory never runs ahead of disk: a batch works on a copy-on-write draft
+ *    that replaces the committed state only after the write succeeded.
+ * 4. Every commit runs under the project's lock file and starts by checking
+ *    whether another process changed media.json; if so it reloads first, so
+ *    no process ever overwrites another's acknowledged update.
+ * 5. Usage is never under-marked on disk: a content save first commits the
+ *    union of the source's old and new marks, then writes the content file,
+ *    and drops the marks it no longer needs in a later commit.
+ * 6. A document that fails validation is never replaced by an empty one.
+ */
+import { basename, dirname, join } from 'node:path';
+import { Low } from 'lowdb';
+import type pino from 'pino';
+import { StorageError } from '../shared/errors.js';
+import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
+import { AtomicJsonFile, statSignature } from './atomic-json-file.js';
+import { contentFileOf, sourceOfGlobalFile, sourceOfPageFile } from './content-files.js';
+import { DocumentDraft, usageBySourceOf, type CommittedState } from './document-draft.js';
+import { errnoCode, type FsSeam } from './fs-seam.js';
+import { sweepLeftovers } from './leftover-sweep.js';
+import { MediaDocumentFile } from './media-document-file.js';
+import { ProjectLock, type LockHandle } from './project-lock.js';
+import type { WorkerCounters } from './worker-counters.js';
+import { extractMediaPaths, MediaPathIndex } from './usage-extraction.js';
+
+export interface ProjectStoreOptions {
+  fs: FsSeam;
+  logger: pino.Logger;
+  counters: WorkerCounters;
+  lockTimeoutMs: number;
+  staleLockMs: number;
+  /** whether a thread of this process still runs: a dead storage worker's locks are dead too */
+  isThreadAlive: (threadId: number) => boolean;
+}
+
+/** What a batch collects for the content files it must write or remove after the commit. */
+export class ContentActions {
+  /** source → the last action of the batch for it (later saves of a source supersede earlier ones) */
+  readonly bySource = new Map<string, { kind: 'write'; text: string; fileIds: string[] } | { kind: 'delete' }>();
+
+  write(source: string, text: string, fileIds: string[]): void {
+    this.bySource.delete(source); // keep arrival order of the final actions
+    this.bySource.set(source, { kind: 'write', text, fileIds });
+  }
+
+  remove(source: string): void {
+    this.bySource.delete(source);
+    this.bySource.set(source, { kind: 'delete' });
+  }
+
+  get size(): number {
+    return this.bySource.size;
+  }
+}
+
+/** A queued operation. `apply` must validate before it mutates the draft, so a failure changes nothing. */
+export interface Operation<R> {
+  readonly kind: string;
+  /** the content source this operation's result depends on, if it writes or removes a content file */
+  readonly contentSource?: string;
+  apply(draft: DocumentDraft, content: ContentActions, store: ProjectStore): R | Promise<R>;
+}
+
+interface Queued {
+  op: Operation<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: StorageError) => void;
+  outcome?: { ok: true; value: unknown } | { ok: false; error: StorageError };
+}
+
+/** A source's marks to set once its content file is known durable (invariant 5). */
+interface PendingUsage {
+  fileIds: Set<string>;
+  /** externalChanges when recorded: if another process committed since, re-derive from disk */
+  mark: number;
+}
+
+const FLUSH_DELAY_MS = 25;
+
+export class ProjectStore {
+  readonly mediaPath: string;
+  private readonly uploadsDir: string;
+  private readonly file: MediaDocumentFile;
+  private readonly db: Low<MediaDocument>;
+  private readonly lock: ProjectLock;
+  private state: CommittedState | null = null;
+  /** set while media.json is corrupt with no good version to restore: every access refuses */
+  private corrupt: { error: StorageError; signature: string | null } | null = null;
+  private queue: Queued[] = [];
+  private running: Promise<void> | null = null;
+  /** the single commit running now, if any (reads wait for it, not for the whole queue) */
+  private inFlight: Promise<void> | null = null;
+  private readonly pending = new Map<string, PendingUsage>();
+  private externalChanges = 0;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly ensuredDirs = new Set<string>();
+  private closed = false;
+
+  constructor(
+    readonly projectId: string,
+    readonly dir: string,
+    private readonly opts: ProjectStoreOptions,
+  ) {
+    this.uploadsDir = join(dir, 'uploads');
+    this.mediaPath = join(this.uploadsDir, 'media.json');
+    this.file = new MediaDocumentFile(this.mediaPath, opts.fs, {
+      onRetry: (code) => {
+        opts.counters.retry(code);
+        opts.logger.warn({ project: projectId, errno: code }, 'retrying media.json write after a transient error');
+      },
+      onWarning: (w) => opts.logger.warn({ project: projectId, ...w }, 'media.json write warning'),
+    });
+    this.db = new Low<MediaDocument>(this.file, { files: [] });
+    this.lock = new ProjectLock(`${this.mediaPath}.lock`, {
+      fs: opts.fs,
+      timeoutMs: opts.lockTimeoutMs,
+      staleMs: opts.staleLockMs,
+      isThreadAlive: opts.isThreadAlive,
+      project: projectId,
+      onTakeover: (holder) => {
+        opts.counters.staleLockTakeovers++;
+        opts.logger.warn({ project: projectId, holder }, 'took over a stale media.json lock');
+      },
+      onCompromised: (holder) =>
+        opts.logger.error({ project: projectId, holder }, 'media.json lock was taken from this process while it held it'),
+    });
+  }
+
+  /** Sweep leftovers of dead processes and load (recovering if needed) the document. */
+  async open(): Promise<{ files: number; sweptTemps: number; sweptLocks: number; recovered: string | null }> {
+    await this.opts.fs.mkdir(this.uploadsDir);
+    const swept = await sweepLeftovers(this.uploadsDir, { fs: this.opts.fs, isThreadAlive: this.opts.isThreadAlive });
+    if (swept.removedTemps.length + swept.removedLocks.length > 0) {
+      this.opts.logger.info(
+        { project: this.projectId, removedTemps: swept.removedTemps, removedLocks: swept.removedLocks },
+        'removed leftovers of dead processes',
+      );
+    }
+    const recovered = await this.load(false);
+    return {
+      files: this.state?.doc.files.length ?? 0,
+      sweptTemps: swept.removedTemps.length,
+      sweptLocks: swept.removedLocks.length,
+      recovered,
+    };
+  }
+
+  // --- reads ---------------------------------------------------------------
+
+  /**
+   * The committed state, fresh: reflects every write acknowledged before this
+   * call, by this process (waits for a running commit and for pending usage
+   * clean-ups) or by another one (a cheap stat; reload only when it changed).
+   */
+  async read(): Promise<{ state: CommittedState; text: string }> {
+    if (this.pending.size > 0) {
+      await this.enqueue(FLUSH);
+    } else if (this.inFlight) {
+      // The commit in flight checked freshness under the lock, after every
+      // other process's acknowledged commit (they needed that lock too).
+      await this.inFlight;
+    } else {
+      const signature = await statSignature(this.opts.fs, this.mediaPath);
+      const known = this.corrupt ? this.corrupt.signature : (this.file.last?.signature ?? null);
+      if (this.inFlight) await this.inFlight;
+      // State changes only inside the commit pipeline, so a reload is queued
+      // like a commit (it writes nothing unless clean-ups are pending).
+      else if (!this.state || signature !== known) await this.enqueue(FLUSH);
+    }
+    const state = this.committed();
+    return { state, text: this.file.last?.text ?? '{\n  "files": []\n}' };
+  }
+
+  // --- writes --------------------------------------------------------------
+
+  enqueue<R>(op: Operation<R>): Promise<R> {
+    if (this.closed) {
+      return Promise.reject(new StorageError('STORAGE_UNAVAILABLE', `project ${this.projectId} is closing`));
+    }
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      this.opts.counters.queueDepth++;
+      if (!this.running) this.running = this.drainQueue();
+    });
+  }
+
+  get queueLength(): number {
+    return this.queue.length;
+  }
+
+  /** Commit what is queued and pending, then refuse new operations. */
+  async close(): Promise<number> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    let ops = 0;
+    while (this.running || this.queue.length > 0 || (this.pending.size > 0 && !this.corrupt)) {
+      ops += this.queue.length;
+      if (this.running) await this.running;
+      else await this.enqueue(FLUSH).catch(() => undefined);
+    }
+    this.closed = true;
+    return ops;
+  }
+
+  private async drainQueue(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        // Group commit: everything that queued up while the previous commit ran goes out now.
+        const batch = this.queue;
+        this.queue = [];
+        this.inFlight = this.commitBatch(batch);
+        await this.inFlight;
+        this.inFlight = null;
+        this.opts.counters.queueDepth -= batch.length;
+      }
+    } finally {
+      this.running = null;
+      this.scheduleFlush();
+    }
+  }
+
+  /** Pending clean-ups with no further traffic are committed after a short pause. */
+  private scheduleFlush(): void {
+    if (this.pending.size === 0 || this.flushTimer || this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      if (this.pending.size > 0 && !this.running) {
+        this.enqueue(FLUSH).catch((err: unknown) =>
+          this.opts.logger.warn({ project: this.projectId, err }, 'deferred usage clean-up failed; will retry with the next commit'),
+        );
+      }
+    }, FLUSH_DELAY_MS);
+    this.flushTimer.unref();
+  }
+
+  private async commitBatch(batch: Queued[]): Promise<void> {
+    const started = performance.now();
+    // A batch of bare flushes with no clean-ups pending writes nothing: it
+    // only reloads what another process committed, which needs no lock
+    // (renames are atomic) — reads after a foreign commit stay cheap.
+    if (this.pending.size === 0 && batch.every((q) => q.op === FLUSH)) {
+      try {
+        await this.ensureFresh(false);
+        for (const q of batch) q.resolve(undefined);
+      } catch (err) {
+        for (const q of batch) q.reject(StorageError.from(err));
+      }
+      return;
+    }
+    let handle: LockHandle;
+    try {
+      handle = await this.lock.acquire();
+    } catch (err) {
+      const error = StorageError.from(err);
+      for (const q of batch) q.reject(error);
+      return;
+    }
+    this.opts.counters.lockAcquired(handle.waitedMs);
+    let failure: StorageError | null = null;
+    let bytes = 0;
+    let retries = 0;
+    let committed = false;
+    const content = new ContentActions();
+    try {
+      await this.ensureFresh(true);
+      const state = this.committed();
+      const draft = new DocumentDraft(state);
+      const cleanups = await this.applyPendingUsage(draft);
+      for (const q of batch) {
+        try {
+          q.outcome = { ok: true, value: await q.op.apply(draft, content, this) };
+        } catch (err) {
+          q.outcome = { ok: false, error: StorageError.from(err) };
+        }
+      }
+      // A batch that writes content files commits media.json even when the
+      // marks did not change: the new signature tells other processes that
+      // content changed under their pending clean-ups (they re-derive then).
+      if (draft.dirty || content.size > 0) {
+        const doc = draft.build();
+        this.db.data = doc;
+        await this.db.write();
+        draft.applyTo(state, doc);
+        committed = true;
+        bytes = this.file.last?.bytes ?? 0;
+        retries = this.file.last?.retries ?? 0;
+      }
+      for (const [source, entry] of cleanups) if (this.pending.get(source) === entry) this.pending.delete(source);
+      await this.applyContentActions(content, batch);
+    } catch (err) {
+      failure = StorageError.from(err, 'STORAGE_IO');
+      // The draft is dropped; memory stays at the last commit. If the failure
+      // came after the rename (directory fsync), disk moved on: reload it.
+      this.db.data = this.state?.doc ?? { files: [] };
+      await this.ensureFresh(true).catch(() => undefined);
+    } finally {
+      await handle.release().catch((err: unknown) =>
+        this.opts.logger.warn({ project: this.projectId, err }, 'could not release media.json lock'),
+      );
+    }
+    const ms = performance.now() - started;
+    if (failure) {
+      this.opts.counters.failedCommits++;
+      this.opts.logger.error({ project: this.projectId, ops: batch.length, code: failure.code, err: failure }, 'commit failed');
+      for (const q of batch) q.reject(failure);
+      return;
+    }
+    if (committed) {
+      this.opts.counters.commitDone(batch.length, ms);
+      this.opts.logger.info({ project: this.projectId, ops: batch.length, bytes, ms: Math.round(ms * 100) / 100, retries }, 'commit');
+    }
+    for (const q of batch) {
+      const outcome = q.outcome;
+      if (outcome?.ok) {
+        this.opts.counters.operations++;
+        q.resolve(outcome.value);
+      } else q.reject(outcome?.error ?? new StorageError('INTERNAL', 'operation was not applied'));
+    }
+  }
+
+  /**
+   * Invariant 5, second half: the marks a durable content file no longer
+   * needs are dropped now. If another process committed since the marks were
+   * recorded, it may have rewritten the file: derive the marks from disk.
+   */
+  private async applyPendingUsage(draft: DocumentDraft): Promise<Map<string, PendingUsage>> {
+    const applied = new Map(this.pending);
+    for (const [source, entry] of applied) {
+      if (entry.mark === this.externalChanges) {
+        draft.setSourceUsage(source, entry.fileIds);
+      } else {
+        const content = await this.readContentOrNull(source);
+        draft.setSourceUsage(source, content === undefined ? [] : draft.matchPaths(extractMediaPaths(content)));
+      }
+    }
+    return applied;
+  }
+
+  /** Runs under the lock after the commit: write or remove content files, then record their clean-ups. */
+  private async applyContentActions(content: ContentActions, batch: Queued[]): Promise<void> {
+    if (content.size === 0) return;
+    const results = await Promise.all(
+      [...content.bySource].map(async ([source, action]) => {
+        try {
+          if (action.kind === 'write') await this.writeContentFile(source, action.text);
+          else await this.removeContentFile(source);
+          this.pending.set(source, {
+            fileIds: new Set(action.kind === 'write' ? action.fileIds : []),
+            mark: this.externalChanges,
+          });
+          return [source, null] as const;
+        } catch (err) {
+          return [source, StorageError.from(err, 'STORAGE_IO')] as const;
+        }
+      }),
+    );
+    const failed = new Map(results.filter(([, e]) => e !== null));
+    for (const q of batch) {
+      const source = q.op.contentSource;
+      const error = source === undefined ? undefined : failed.get(source);
+      if (error && q.outcome?.ok) q.outcome = { ok: false, error };
+    }
+  }
+
+  // --- content files -------------------------------------------------------
+
+  contentPath(source: string): string {
+    return join(this.dir, contentFileOf(source));
+  }
+
+  private contentFile(path: string): AtomicJsonFile<unknown> {
+    return new AtomicJsonFile<unknown>(path, {
+      fs: this.opts.fs,
+      parse: (text) => JSON.parse(text) as unknown,
+      onRetry: (code) => this.opts.counters.retry(code),
+    });
+  }
+
+  private async writeContentFile(source: string, text: string): Promise<void> {
+    const path = this.contentPath(source);
+    const dir = dirname(path);
+    if (!this.ensuredDirs.has(dir)) {
+      await this.opts.fs.mkdir(dir);
+      this.ensuredDirs.add(dir);
+    }
+    await this.contentFile(path).writeText(text);
+  }
+
+  private async removeContentFile(source: string): Promise<void> {
+    const path = this.contentPath(source);
+    try {
+      await this.opts.fs.unlink(path);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return; // already gone: the goal state
+      throw err;
+    }
+    // The unlink must be durable before the marks go, or a crash could bring
+    // the page back while its media are unmarked.
+    const dirFile = await this.opts.fs.open(dirname(path), 'r');
+    try {
+      await dirFile.sync();
+    } finally {
+      await dirFile.close();
+    }
+  }
+
+  /** The parsed content of a source, or undefined when it has none. */
+  async readContentOrNull(source: string): Promise<unknown> {
+    try {
+      return await this.contentFile(this.contentPath(source)).read() ?? undefined;
+    } catch (err) {
+      if (err instanceof StorageError && err.code === 'CORRUPT_DOCUMENT') {
+        this.opts.logger.warn({ project: this.projectId, source }, 'content file is not valid JSON; counted as using nothing');
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  /** Every content source with a file on disk (pages, global widgets, theme). */
+  async contentSources(): Promise<string[]> {
+    const sources: string[] = [];
+    for (const [sub, toSource] of [
+      ['pages', sourceOfPageFile],
+      [join('pages', 'global'), sourceOfGlobalFile],
+    ] as const) {
+      try {
+        for (const entry of await this.opts.fs.readdir(join(this.dir, sub))) {
+          const source = entry.isFile() ? toSource(entry.name) : null;
+          if (source) sources.push(source);
+        }
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err; // no such folder: no such sources
+      }
+    }
+    try {
+      await this.opts.fs.stat(join(this.dir, 'theme.json'));
+      sources.push('global:theme-settings');
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+    return sources;
+  }
+
+  /** A full refresh replaces every pending clean-up. */
+  forgetPendingUsage(): void {
+    this.pending.clear();
+  }
+
+  // --- loading, freshness and recovery --------------------------------------
+
+  private committed(): CommittedState {
+    if (this.corrupt) throw this.corrupt.error;
+    if (!this.state) throw new StorageError('INTERNAL', `project ${this.projectId} is not loaded`);
+    return this.state;
+  }
+
+  /** Reload when media.json on disk is not the version in memory. */
+  private async ensureFresh(locked: boolean): Promise<void> {
+    const signature = await statSignature(this.opts.fs, this.mediaPath);
+    if (this.corrupt) {
+      if (signature === this.corrupt.signature) throw this.corrupt.error;
+      await this.load(locked); // someone replaced the corrupt file: look again
+      return;
+    }
+    if (this.state && signature === (this.file.last?.signature ?? null)) return;
+    this.externalChanges++;
+    this.opts.counters.externalReloads++;
+    await this.load(locked);
+  }
+
+  /** Load media.json into memory; on corruption quarantine and restore. Returns what recovery did, if anything. */
+  private async load(locked: boolean): Promise<string | null> {
+    try {
+      const doc = await this.db.read().then(() => this.db.data);
+      if (this.file.last?.signature === null) {
+        const restored = await this.recover(locked, null);
+        if (restored) return restored;
+      }
+      this.setState(doc);
+      return null;
+    } catch (err) {
+      if (!(err instanceof StorageError) || err.code !== 'CORRUPT_DOCUMENT') throw err;
+      return this.recover(locked, err);
+    }
+  }
+
+  private setState(doc: MediaDocument): void {
+    this.corrupt = null;
+    this.state = {
+      doc,
+      byId: new Map(doc.files.map((r): [string, MediaRecord] => [r.id, r])),
+      index: new MediaPathIndex(doc),
+      usageBySource: usageBySourceOf(doc),
+    };
+  }
+
+  /**
+   * media.json is corrupt (`problem`) or missing (`problem` null). Under the
+   * lock: look again; quarantine a corrupt file (kept, renamed aside only
+   * once a good version can take its place); restore `.bak` if it validates.
+   * With no good version, a corrupt library is refused (CORRUPT_DOCUMENT) —
+   * never silently emptied. A missing file with no backup and no quarantined
+   * copy is simply a library that has no media yet.
+   */
+  private async recover(locked: boolean, problem: StorageError | null): Promise<string | null> {
+    const handle = locked ? null : await this.lock.acquire();
+    try {
+      if (!locked) {
+        // Another process may have repaired or written it while we waited.
+        try {
+          await this.db.read();
+          if (this.file.last?.signature !== null) {
+            this.setState(this.db.data);
+            return null;
+          }
+        } catch (err) {
+          if (!(err instanceof StorageError) || err.code !== 'CORRUPT_DOCUMENT') throw err;
+          problem = err;
+        }
+      }
+      let backup: { data: MediaDocument; text: string } | null = null;
+      try {
+        backup = await this.file.atomic.readBackup();
+      } catch (err) {
+        this.opts.logger.error({ project: this.projectId, err }, 'media.json.bak does not validate either');
+      }
+      if (problem === null) {
+        if (backup) {
+          await this.file.atomic.writeText(backup.text);
+          this.opts.logger.error({ project: this.projectId, files: backup.data.files.length }, 'media.json was missing: restored from media.json.bak');
+          await this.db.read();
+          this.setState(this.db.data);
+          return 'restored-missing-from-backup';
+        }
+        const quarantined = await this.quarantinedCopies();
+        if (quarantined.length > 0) {
+          return this.refuse(new StorageError('CORRUPT_DOCUMENT', `media.json of project ${this.projectId} is missing, a quarantined copy exists (${quarantined[0]}) and there is no good backup: repair it before writing`, { quarantined }), null);
+        }
+        this.setState({ files: [] });
+        return null;
+      }
+      const quarantineName = `media.json.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
+      const quarantinePath = join(this.uploadsDir, quarantineName);
+      const signature = await statSignature(this.opts.fs, this.mediaPath);
+      if (backup) {
+        // Renaming aside is safe now: the backup takes its place at once, and
+        // a crash in between leaves "missing + good .bak", which restores.
+        await this.opts.fs.rename(this.mediaPath, quarantinePath);
+        await this.file.atomic.writeText(backup.text);
+        this.opts.counters.quarantines++;
+        this.opts.logger.error(
+          { project: this.projectId, quarantined: quarantineName, problem: problem.message, restoredFiles: backup.data.files.length },
+          'media.json was corrupt: quarantined it and restored the last good version from media.json.bak',
+        );
+        await this.db.read();
+        this.setState(this.db.data);
+        return `quarantined ${quarantineName}, restored from backup`;
+      }
+      // No good version: keep the corrupt file in place (a hard link keeps a
+      // quarantined copy even if someone deletes it) and refuse.
+      await this.opts.fs.link(this.mediaPath, quarantinePath).catch((err: unknown) => {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      });
+      this.opts.counters.quarantines++;
+      return this.refuse(
+        new StorageError('CORRUPT_DOCUMENT', `media.json of project ${this.projectId} is corrupt and no good backup exists; a copy is kept as ${quarantineName}; repair the file to continue`, {
+          project: this.projectId,
+          quarantined: quarantineName,
+          problem: problem.message,
+        }),
+        signature,
+      );
+    } finally {
+      await handle?.release();
+    }
+  }
+
+  private refuse(error: StorageError, signature: string | null): string {
+    this.corrupt = { error, signature };
+    this.state = null;
+    this.opts.logger.error({ project: this.projectId, err: error }, 'media library refused: corrupt and no good version to restore');
+    return 'refused-corrupt';
+  }
+
+  private async quarantinedCopies(): Promise<string[]> {
+    try {
+      return (await this.opts.fs.readdir(this.uploadsDir))
+        .map((e) => e.name)
+        .filter((n) => n.startsWith(`${basename(this.mediaPath)}.corrupt-`));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw err;
+    }
+  }
+}
+
+/** An operation that changes nothing: committing it flushes pending usage clean-ups. */
+const FLUSH: Operation<void> = { kind: 'flush', apply: () => undefined };

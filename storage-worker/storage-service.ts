@@ -1,0 +1,368 @@
+/**
+ * The one implementation of StorageApi. It runs inside the storage worker
+ * thread and is the only code that opens media.json; it keeps one
+ * ProjectStore (one lowdb instance) per open project.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import pino from 'pino';
+import { StorageError } from '../shared/errors.js';
+import type {
+  DeleteMediaResult,
+  MediaDocument,
+  MediaRecord,
+  MetadataPatch,
+  NewMediaRecord,
+  ProjectInfo,
+  RefreshUsageResult,
+  SaveContentResult,
+  UsageInfo,
+  UsageSource,
+} from '../shared/media-types.js';
+import type {
+  DrainResult,
+  FaultControl,
+  FaultSpec,
+  StorageApi,
+  StorageOptions,
+  StorageStats,
+  WorkerPing,
+} from '../shared/storage-api.js';
+import { assertId, contentFileOf, isPageSource, serializeContent } from './content-files.js';
+import { FaultyFs } from './fault-injection.js';
+import { errnoCode, realFs, type FsSeam } from './fs-seam.js';
+import { parseNewMediaRecords } from './media-document-schema.js';
+import * as ops from './media-operations.js';
+import { ProjectStore } from './project-store.js';
+import { makeTempName } from './temp-file-name.js';
+import { extractMediaPaths } from './usage-extraction.js';
+import { WorkerCounters } from './worker-counters.js';
+
+/** Options as the client hands them to a worker session. */
+export interface ServiceOptions extends StorageOptions {
+  /** threads of this process known dead (earlier storage workers): their locks are dead too */
+  deadThreadIds?: number[];
+}
+
+const MAX_CONTENT_BYTES = 20 * 1024 * 1024;
+const PROJECT_FILE = 'project.json';
+
+export class StorageService implements StorageApi, FaultControl {
+  private readonly fs: FsSeam;
+  private readonly faults: FaultyFs | null;
+  private readonly projectsDir: string;
+  private readonly stores = new Map<string, Promise<ProjectStore>>();
+  private readonly counters = new WorkerCounters();
+  private readonly logger: pino.Logger;
+  private readonly deadThreads: Set<number>;
+
+  constructor(private readonly options: ServiceOptions) {
+    this.faults = options.enableFaultInjection ? new FaultyFs(realFs) : null;
+    this.fs = this.faults ?? realFs;
+    this.projectsDir = join(options.dataDir, 'projects');
+    this.deadThreads = new Set(options.deadThreadIds ?? []);
+    // Synchronous writes to fd 1: log lines of a worker that is about to die still land.
+    this.logger = pino(
+      { level: options.logLevel ?? 'info', base: { pid: process.pid, thread: threadId, component: 'storage-worker' } },
+      pino.destination({ fd: 1, sync: true }),
+    );
+  }
+
+  // --- projects -------------------------------------------------------------
+
+  async createProject(input: { name: string; id?: string }): Promise<ProjectInfo> {
+    const name = typeof input?.name === 'string' ? input.name.trim() : '';
+    if (!name || name.length > 200) {
+      throw new StorageError('INVALID_INPUT', 'Expected `name` to be a non-empty string of at most 200 characters');
+    }
+    await this.fs.mkdir(this.projectsDir);
+    if (input.id !== undefined) {
+      assertId('projectId', input.id);
+      return this.claimProject(input.id, name, true);
+    }
+    const base = slugify(name);
+    for (let n = 1; n < 1000; n++) {
+      const id = n === 1 ? base : `${base.slice(0, 60)}-${n}`;
+      const made = await this.claimProject(id, name, false);
+      if (made) return made;
+    }
+    throw new StorageError('PROJECT_EXISTS', `could not find a free project id for ${JSON.stringify(name)}`);
+  }
+
+  /**
+   * project.json is written to a temp file and hard-linked into place: link()
+   * fails with EEXIST if the project exists, so two creators of one id can
+   * never both succeed, and the file never appears half-written.
+   */
+  private async claimProject(id: string, name: string, explicit: true): Promise<ProjectInfo>;
+  private async claimProject(id: string, name: string, explicit: false): Promise<ProjectInfo | null>;
+  private async claimProject(id: string, name: string, explicit: boolean): Promise<ProjectInfo | null> {
+    const dir = join(this.projectsDir, id);
+    const info: ProjectInfo = { id, name, createdAt: new Date().toISOString() };
+    await this.fs.mkdir(dir);
+    const target = join(dir, PROJECT_FILE);
+    const temp = makeTempName(target);
+    const file = await this.fs.open(temp, 'wx');
+    try {
+      await file.writeAll(JSON.stringify(info, null, 2));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    try {
+      await this.fs.link(temp, target);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw StorageError.from(err, 'STORAGE_IO');
+      if (explicit) throw new StorageError('PROJECT_EXISTS', `a project with id ${id} already exists`, { projectId: id });
+      return null;
+    } finally {
+      await this.fs.unlink(temp).catch(() => undefined); // the link holds the content now
+    }
+    for (const sub of ['uploads/images', 'uploads/videos', 'uploads/audios', 'uploads/files', 'pages/global']) {
+      await this.fs.mkdir(join(dir, sub));
+    }
+    const store = await this.store(id);
+    await store.enqueue(ops.initialise());
+    return info;
+  }
+
+  async listProjects(): Promise<ProjectInfo[]> {
+    let entries;
+    try {
+      entries = await this.fs.readdir(this.projectsDir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return []; // no project created yet
+      throw StorageError.from(err, 'STORAGE_IO');
+    }
+    const out: ProjectInfo[] = [];
+    for (const e of entries) {
+      if (!e.isDirectory() || e.name.startsWith('.')) continue;
+      try {
+        out.push(await this.projectInfo(e.name));
+      } catch (err) {
+        if (!(err instanceof StorageError && err.code === 'PROJECT_NOT_FOUND')) throw err;
+      }
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  async getProject(projectId: string): Promise<ProjectInfo> {
+    assertId('projectId', projectId);
+    return this.projectInfo(projectId);
+  }
+
+  private async projectInfo(id: string): Promise<ProjectInfo> {
+    const dir = join(this.projectsDir, id);
+    let stats;
+    try {
+      stats = await this.fs.stat(dir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw new StorageError('PROJECT_NOT_FOUND', `no project with id ${id}`, { projectId: id });
+      throw StorageError.from(err, 'STORAGE_IO');
+    }
+    if (!stats.isDirectory()) throw new StorageError('PROJECT_NOT_FOUND', `no project with id ${id}`, { projectId: id });
+    try {
+      const raw = JSON.parse((await this.fs.readFile(join(dir, PROJECT_FILE))).toString('utf8')) as Partial<ProjectInfo>;
+      return {
+        id,
+        name: typeof raw.name === 'string' ? raw.name : id,
+        createdAt: typeof raw.createdAt === 'string' ? raw.createdAt : new Date(Number(stats.birthtimeMs)).toISOString(),
+      };
+    } catch {
+      // A project made by the editor before mediastore has no project.json: its folder is the project.
+      return { id, name: id, createdAt: new Date(Number(stats.birthtimeMs)).toISOString() };
+    }
+  }
+
+  async deleteProject(projectId: string): Promise<void> {
+    await this.getProject(projectId);
+    const store = this.stores.get(projectId);
+    this.stores.delete(projectId);
+    if (store) await (await store.catch(() => null))?.close();
+    // Rename first so the project disappears at once, even if removing its files takes a while.
+    const trash = join(this.projectsDir, `.deleted-${projectId}-${randomBytes(4).toString('hex')}`);
+    try {
+      await this.fs.rename(join(this.projectsDir, projectId), trash);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw new StorageError('PROJECT_NOT_FOUND', `no project with id ${projectId}`, { projectId });
+      throw StorageError.from(err, 'STORAGE_IO');
+    }
+    await this.fs.rm(trash);
+  }
+
+  // --- media ------------------------------------------------------------------
+
+  async listMedia(projectId: string): Promise<MediaDocument> {
+    return (await (await this.store(projectId)).read()).state.doc;
+  }
+
+  async listMediaJson(projectId: string): Promise<string> {
+    return (await (await this.store(projectId)).read()).text;
+  }
+
+  async getMedia(projectId: string, fileId: string): Promise<MediaRecord> {
+    const { state } = await (await this.store(projectId)).read();
+    const rec = state.byId.get(fileId);
+    if (!rec) throw new StorageError('MEDIA_NOT_FOUND', `no media file with id ${fileId}`, { projectId, fileId });
+    return rec;
+  }
+
+  async addMedia(projectId: string, records: NewMediaRecord[]): Promise<MediaRecord[]> {
+    const valid = parseNewMediaRecords(records) as NewMediaRecord[];
+    return (await this.store(projectId)).enqueue(ops.addMedia(valid));
+  }
+
+  async updateMetadata(projectId: string, fileId: string, patch: MetadataPatch): Promise<MediaRecord> {
+    requireString('fileId', fileId);
+    if (typeof patch !== 'object' || patch === null) throw new StorageError('INVALID_INPUT', 'Expected `patch` to be an object');
+    for (const [k, v] of Object.entries(patch)) {
+      if (v !== undefined && typeof v !== 'string') {
+        throw new StorageError('INVALID_INPUT', `Expected metadata \`${k}\` to be a string, got ${typeof v}`, { field: k });
+      }
+    }
+    return (await this.store(projectId)).enqueue(ops.updateMetadata(fileId, patch));
+  }
+
+  async deleteMedia(projectId: string, fileIds: string[]): Promise<DeleteMediaResult> {
+    if (!Array.isArray(fileIds) || fileIds.some((id) => typeof id !== 'string')) {
+      throw new StorageError('INVALID_INPUT', 'Expected `fileIds` to be an array of strings');
+    }
+    return (await this.store(projectId)).enqueue(ops.deleteMedia(fileIds));
+  }
+
+  // --- content and usage ------------------------------------------------------
+
+  async saveContent(projectId: string, source: UsageSource, content: unknown): Promise<SaveContentResult> {
+    contentFileOf(source);
+    const text = serializeContent(content, MAX_CONTENT_BYTES);
+    const paths = extractMediaPaths(content);
+    return (await this.store(projectId)).enqueue(ops.saveContent(source, text, paths));
+  }
+
+  async readContent(projectId: string, source: UsageSource): Promise<unknown> {
+    contentFileOf(source);
+    const store = await this.store(projectId);
+    const content = await store.readContentOrNull(source);
+    if (content === undefined) throw new StorageError('PAGE_NOT_FOUND', `no saved content for ${source}`, { projectId, source });
+    return content;
+  }
+
+  async listPages(projectId: string): Promise<string[]> {
+    const store = await this.store(projectId);
+    return (await store.contentSources()).filter(isPageSource).sort();
+  }
+
+  async deleteContent(projectId: string, source: UsageSource): Promise<void> {
+    contentFileOf(source);
+    const store = await this.store(projectId);
+    try {
+      await this.fs.stat(store.contentPath(source));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw new StorageError('PAGE_NOT_FOUND', `no saved content for ${source}`, { projectId, source });
+      throw StorageError.from(err, 'STORAGE_IO');
+    }
+    await store.enqueue(ops.deleteContent(source));
+  }
+
+  async setUsage(projectId: string, source: UsageSource, mediaPaths: string[]): Promise<SaveContentResult> {
+    contentFileOf(source);
+    if (!Array.isArray(mediaPaths) || mediaPaths.some((p) => typeof p !== 'string')) {
+      throw new StorageError('INVALID_INPUT', 'Expected `mediaPaths` to be an array of strings');
+    }
+    // Accept the same spellings as content does (relative form, full URLs).
+    const paths = extractMediaPaths(mediaPaths);
+    return (await this.store(projectId)).enqueue(ops.setUsage(source, paths));
+  }
+
+  async refreshUsage(projectId: string): Promise<RefreshUsageResult> {
+    return (await this.store(projectId)).enqueue(ops.refreshUsage());
+  }
+
+  async usage(projectId: string, fileId: string): Promise<UsageInfo> {
+    const rec = await this.getMedia(projectId, fileId);
+    return { fileId: rec.id, filename: rec.filename, usedIn: [...rec.usedIn], isInUse: rec.usedIn.length > 0 };
+  }
+
+  // --- service ------------------------------------------------------------------
+
+  async stats(): Promise<StorageStats> {
+    return this.counters.snapshot(this.stores.size);
+  }
+
+  async ping(): Promise<WorkerPing> {
+    return { pid: process.pid, threadId, openProjects: this.stores.size, queueDepth: this.counters.queueDepth };
+  }
+
+  async drain(): Promise<DrainResult> {
+    const stores = [...this.stores.values()];
+    this.stores.clear();
+    let operations = 0;
+    let projects = 0;
+    for (const pending of stores) {
+      const store = await pending.catch(() => null);
+      if (!store) continue;
+      projects++;
+      operations += await store.close();
+    }
+    return { projects, operations };
+  }
+
+  async injectFaults(faults: FaultSpec[]): Promise<void> {
+    if (!this.faults) throw new StorageError('INVALID_INPUT', 'fault injection is disabled (enableFaultInjection)');
+    this.faults.inject(faults);
+  }
+
+  async clearFaults(): Promise<void> {
+    if (!this.faults) throw new StorageError('INVALID_INPUT', 'fault injection is disabled (enableFaultInjection)');
+    this.faults.clear();
+  }
+
+  // --- projects' stores -----------------------------------------------------------
+
+  /** The open store of a project, opening (sweeping, validating, recovering) it on first use. */
+  private async store(projectId: string): Promise<ProjectStore> {
+    assertId('projectId', projectId);
+    let pending = this.stores.get(projectId);
+    if (!pending) {
+      pending = this.openStore(projectId);
+      this.stores.set(projectId, pending);
+      pending.catch(() => {
+        if (this.stores.get(projectId) === pending) this.stores.delete(projectId);
+      });
+    }
+    return pending;
+  }
+
+  private async openStore(projectId: string): Promise<ProjectStore> {
+    await this.projectInfo(projectId);
+    const store = new ProjectStore(projectId, join(this.projectsDir, projectId), {
+      fs: this.fs,
+      logger: this.logger,
+      counters: this.counters,
+      lockTimeoutMs: this.options.lockTimeoutMs ?? 5000,
+      staleLockMs: this.options.staleLockMs ?? 10_000,
+      isThreadAlive: (id) => !this.deadThreads.has(id),
+    });
+    const opened = await store.open();
+    this.logger.info({ project: projectId, ...opened }, 'project opened');
+    return store;
+  }
+}
+
+function requireString(field: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
+    throw new StorageError('INVALID_INPUT', `Expected \`${field}\` to be a non-empty string`, { field });
+  }
+}
+
+/** "My Site!" → "my-site"; an id made only of what ID_PATTERN allows. */
+function slugify(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 56);
+  return slug || 'project';
+}
