@@ -1,0 +1,138 @@
+/**
+ * mediastore over HTTP: the real server (`node dist/server/main.js`, as
+ * `npm start` runs it) in its own process on 127.0.0.1, driven by undici's
+ * connection pool with one keep-alive connection per operation in flight.
+ * An operation is the editor's page save, which also writes the page's
+ * content file; the projects are loaded through the storage client before the
+ * server starts, since uploading 10,000 images over HTTP would measure sharp.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { Pool } from 'undici';
+import { StorageClient } from '../../server/storage-client.js';
+import { makePageContent, makeRandom, type Dataset } from '../workload.js';
+import { loadProjects, projectIdFor } from './mediastore-client.js';
+import type { Target, Variant } from './variant.js';
+
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no TCP port');
+  return address.port;
+}
+
+export class MediastoreHttpVariant implements Variant {
+  readonly name = 'mediastore-http' as const;
+  private child: ChildProcess | undefined;
+  private pool: Pool | undefined;
+  /** the server's last stderr output, quoted when it dies */
+  private stderrTail = '';
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly serverEntry: string,
+    private readonly maxConnections: number,
+  ) {}
+
+  private http(): Pool {
+    if (!this.pool) throw new Error('mediastore-http: prepare() first');
+    return this.pool;
+  }
+
+  private async request(method: 'GET' | 'POST', path: string, body?: string): Promise<string> {
+    const res = await this.http().request({
+      method,
+      path,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body,
+    });
+    const text = await res.body.text();
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      throw new Error(`${method} ${path} → ${res.statusCode} ${text.slice(0, 200)}`);
+    }
+    return text;
+  }
+
+  readonly noop = { name: 'GET /health', call: () => this.request('GET', '/health') };
+
+  async prepare(datasets: readonly Dataset[]): Promise<Map<number, Target>> {
+    const storage = await StorageClient.start({ dataDir: this.dataDir, logLevel: 'silent' });
+    try {
+      await loadProjects(storage, datasets);
+    } finally {
+      await storage.close();
+    }
+    await this.startServer();
+
+    const targets = new Map<number, Target>();
+    for (const dataset of datasets) {
+      const projectId = projectIdFor(dataset.n);
+      const rand = makeRandom(dataset.n);
+      const randomFileId = (): string =>
+        (dataset.records[Math.floor(rand() * dataset.records.length)] ?? dataset.records[0])?.id ?? '';
+      targets.set(dataset.n, {
+        op: async (op) => {
+          await this.request(
+            'POST',
+            `/api/projects/${projectId}/pages/${op.pageId}/content`,
+            JSON.stringify(makePageContent(op)),
+          );
+        },
+        reads: {
+          'GET …/media (list)': () => this.request('GET', `/api/media/projects/${projectId}/media`),
+          'GET …/media/:id/usage': () =>
+            this.request('GET', `/api/media/projects/${projectId}/media/${randomFileId()}/usage`),
+        },
+      });
+    }
+    return targets;
+  }
+
+  private async startServer(): Promise<void> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [this.serverEntry], {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: this.dataDir, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.child = child;
+    child.stderr?.on('data', (d: Buffer) => {
+      this.stderrTail = (this.stderrTail + d.toString()).slice(-4000);
+    });
+    this.pool = new Pool(`http://127.0.0.1:${port}`, { connections: this.maxConnections, pipelining: 1 });
+
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before answering:\n${this.stderrTail}`);
+      }
+      try {
+        await this.request('GET', '/health');
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`server did not answer /health within ${START_TIMEOUT_MS} ms`, { cause: err });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+    this.pool = undefined;
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+}
