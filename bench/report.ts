@@ -64,6 +64,8 @@ export function summarizeCells(cells: readonly Cell[], runs: readonly RunRecord[
       };
       const commitsPerOp = spread(mine.flatMap((r) => (r.commitsPerOp === undefined ? [] : [r.commitsPerOp])));
       if (commitsPerOp) summary.commitsPerOp = commitsPerOp;
+      const meanCommitMs = spread(mine.flatMap((r) => (r.meanCommitMs === undefined ? [] : [r.meanCommitMs])));
+      if (meanCommitMs) summary.meanCommitMs = meanCommitMs;
       const firstError = mine.find((r) => r.loop.firstError)?.loop.firstError;
       if (firstError) summary.firstError = firstError;
       variants[variant] = summary;
@@ -142,9 +144,13 @@ function ratio(s: Spread | undefined, asPercent: boolean): string {
   return s.min === s.max ? f(s.median) : `${f(s.median)} [${f(s.min)}–${f(s.max)}]`;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+/** Aligned columns; a plain string row is printed as it is and does not widen any column. */
+function table(rows: Array<string[] | string>): string {
+  const cellRows = rows.filter((r): r is string[] => Array.isArray(r));
+  const widths = cellRows[0]?.map((_, i) => Math.max(...cellRows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows
+    .map((r) => (typeof r === 'string' ? r : r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()))
+    .join('\n');
 }
 
 export function render(results: BenchResults): string {
@@ -165,7 +171,7 @@ export function render(results: BenchResults): string {
   out.push('');
   out.push('Writes: one op = replace a random page’s usage with 3 random media paths; C ops in flight (closed loop).');
   out.push('Each figure: median [min–max] over repetitions; ratios are paired within a repetition.');
-  const rows: string[][] = [['cell', 'variant', 'ops/s', 'p50 ms', 'p99 ms', 'commits/op']];
+  const rows: Array<string[] | string> = [['cell', 'variant', 'ops/s', 'p50 ms', 'p99 ms', 'commits/op', 'ms/commit']];
   for (const cell of results.summary) {
     let label = `C=${cell.concurrency} N=${cell.n}`;
     const next = (): string => {
@@ -175,10 +181,18 @@ export function render(results: BenchResults): string {
     };
     for (const [name, v] of Object.entries(cell.variants) as Array<[VariantName, VariantSummary]>) {
       const err = v.errors > 0 ? `  (${v.errors} errors: ${v.firstError ?? ''})` : '';
-      rows.push([next(), name, fmt(v.opsPerSec), fmt(v.p50Ms), fmt(v.p99Ms), (v.commitsPerOp ? fmt(v.commitsPerOp) : '') + err]);
+      rows.push([
+        next(),
+        name,
+        fmt(v.opsPerSec),
+        fmt(v.p50Ms),
+        fmt(v.p99Ms),
+        v.commitsPerOp ? fmt(v.commitsPerOp) : '',
+        (v.meanCommitMs ? fmt(v.meanCommitMs) : '') + err,
+      ]);
     }
     if (cell.floorCommitMs) {
-      rows.push([next(), 'floor: 1 commit', `ideal ${fmt(cell.idealOpsPerSec)}`, fmt(cell.floorCommitMs), '', '']);
+      rows.push([next(), 'floor', `ideal ${fmt(cell.idealOpsPerSec)}`, '', '', '', fmt(cell.floorCommitMs)]);
     }
     const r = cell.ratios;
     const parts = [
@@ -188,7 +202,7 @@ export function render(results: BenchResults): string {
       r.httpVsClient && `http/client ${ratio(r.httpVsClient, true)}`,
       r.httpVsSeed && `http/seed ${ratio(r.httpVsSeed, false)}`,
     ].filter((p): p is string => Boolean(p));
-    if (parts.length) rows.push(['', 'ratios', parts.join('   '), '', '', '']);
+    if (parts.length) rows.push(`${' '.repeat(14)}ratios: ${parts.join(', ')}`);
   }
   out.push(table(rows));
 

@@ -16,6 +16,8 @@ export interface RunRecord {
   commits?: number;
   operations?: number;
   commitsPerOp?: number;
+  /** mean duration of one commit as the storage worker times it */
+  meanCommitMs?: number;
 }
 
 export interface FloorRecord {
@@ -54,6 +56,7 @@ export interface VariantSummary {
   p50Ms: Spread;
   p99Ms: Spread;
   commitsPerOp?: Spread;
+  meanCommitMs?: Spread;
   errors: number;
   firstError?: string;
 }

@@ -82,6 +82,9 @@ async function measureRun(
     record.commits = after.commits - before.commits;
     record.operations = after.operations - before.operations;
     if (record.operations > 0) record.commitsPerOp = record.commits / record.operations;
+    if (before.commitMsTotal !== undefined && after.commitMsTotal !== undefined && record.commits > 0) {
+      record.meanCommitMs = (after.commitMsTotal - before.commitMsTotal) / record.commits;
+    }
   }
   return record;
 }

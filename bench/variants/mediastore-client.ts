@@ -54,7 +54,7 @@ export class MediastoreClientVariant implements Variant {
         },
         counters: async () => {
           const s = await storage.stats();
-          return { commits: s.commits, operations: s.operations };
+          return { commits: s.commits, operations: s.operations, commitMsTotal: s.commitDurationMs.sum };
         },
         reads: {
           'listMedia (document)': () => storage.listMedia(projectId),

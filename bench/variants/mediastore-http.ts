@@ -86,6 +86,7 @@ export class MediastoreHttpVariant implements Variant {
             JSON.stringify(makePageContent(op)),
           );
         },
+        counters: () => this.counters(),
         reads: {
           'GET …/media (list)': () => this.request('GET', `/api/media/projects/${projectId}/media`),
           'GET …/media/:id/usage': () =>
@@ -94,6 +95,21 @@ export class MediastoreHttpVariant implements Variant {
       });
     }
     return targets;
+  }
+
+  /**
+   * The storage worker's commit counters as the server exports them on
+   * /metrics (a scrape refreshes them); undefined if the server does not.
+   */
+  private async counters(): Promise<{ commits: number; operations: number } | undefined> {
+    const text = await this.request('GET', '/metrics');
+    const value = (name: string): number | undefined => {
+      const m = new RegExp(`^${name}(?:\\{\\})? ([0-9.e+]+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : undefined;
+    };
+    const commits = value('mediastore_storage_commits_total');
+    const operations = value('mediastore_storage_operations_total');
+    return commits === undefined || operations === undefined ? undefined : { commits, operations };
   }
 
   private async startServer(): Promise<void> {

@@ -16,14 +16,16 @@ export type VariantName =
 export interface CommitCounters {
   commits: number;
   operations: number;
+  /** sum of commit durations as the worker times them (ms), when known */
+  commitMsTotal?: number;
 }
 
 /** One system loaded with one dataset, ready to take operations. */
 export interface Target {
   /** Save one page's usage (usage-replace); resolves when the system acknowledges it. */
   op(op: UsageOp): Promise<void>;
-  /** Cumulative commit counters, when the system exposes them. */
-  counters?(): Promise<CommitCounters>;
+  /** Cumulative commit counters, when the system exposes them (undefined when it cannot tell). */
+  counters?(): Promise<CommitCounters | undefined>;
   /** Named read calls whose latency the bench reports (list media, get usage, …). */
   reads?: Record<string, () => Promise<unknown>>;
 }
