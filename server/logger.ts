@@ -29,12 +29,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const logger = pino(
     {
       level,
-      base: { pid: process.pid, ...options.base },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: {
-        // `"level":"info"` instead of `"level":30`: readable by people and grep alike.
-        level: (label) => ({ level: label }),
-      },
+      // pino's own line format (numeric level, epoch ms), the same as the
+      // storage worker's lines that share this stdout: one format to parse.
+      base: { pid: process.pid, component: 'server', ...options.base },
     },
     destination,
   );

@@ -55,6 +55,11 @@ export class GracefulShutdown {
     options.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.track(req, res));
   }
 
+  /** Whether a drain has started (start-up code checks this before each step). */
+  get stopping(): boolean {
+    return this.phase !== 'running';
+  }
+
   /** Requests received and not yet answered (or abandoned by their client). */
   get pending(): number {
     return this.inFlight.size;
@@ -77,8 +82,12 @@ export class GracefulShutdown {
     this.force(`second signal ${signal}`);
   }
 
-  /** Starts the drain; resolves once the process has been told to exit. */
-  async begin(signal: NodeJS.Signals): Promise<void> {
+  /**
+   * Starts the drain; resolves once the process has been told to exit.
+   * `exitCode` is for a drain the process starts itself because it cannot go
+   * on (e.g. the port stays taken): it still releases its locks, then fails.
+   */
+  async begin(signal: NodeJS.Signals, exitCode = 0): Promise<void> {
     if (this.phase !== 'running') return;
     const { server, storage, logger, deadlineMs } = this.options;
     this.signal = signal;
@@ -113,7 +122,7 @@ export class GracefulShutdown {
     }
     if (this.phase !== 'storage') return;
     logger.info({ signal, durationMs: Date.now() - this.startedAt, drained }, 'shut down cleanly');
-    this.finish(signal === 'SIGUSR2' ? { signal } : { code: 0 });
+    this.finish(signal === 'SIGUSR2' && exitCode === 0 ? { signal } : { code: exitCode });
   }
 
   private requestsDone(): Promise<void> {
