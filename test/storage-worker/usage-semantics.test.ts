@@ -1,0 +1,144 @@
+/**
+ * Usage semantics end to end through the storage client: what a save marks,
+ * what a re-save unmarks, how sources stay independent, page deletion and a
+ * full refresh from the content files on disk.
+ */
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { StorageError } from '../../shared/errors.js';
+import { globalSource, THEME_SOURCE, type MediaRecord } from '../../shared/media-types.js';
+import { StorageClient } from '../../server/storage-client.js';
+import { makeImageRecords } from '../helpers/media-records.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+interface Ctx {
+  dir: string;
+  client: StorageClient;
+  files: MediaRecord[];
+}
+
+const test = suite<Ctx>('usage semantics', { dir: '', client: undefined as never, files: [] });
+
+test.before.each(async (ctx) => {
+  ctx.dir = await makeTempDir('usage');
+  ctx.client = await StorageClient.start({ dataDir: ctx.dir, logLevel: 'silent' });
+  await ctx.client.createProject({ name: 'p', id: 'p' });
+  ctx.files = await ctx.client.addMedia('p', makeImageRecords(8));
+});
+
+test.after.each(async (ctx) => {
+  await ctx.client.close();
+  await removeTempDir(ctx.dir);
+});
+
+async function usedIn(ctx: Ctx, i: number): Promise<string[]> {
+  return (await ctx.client.usage('p', ctx.files[i]!.id)).usedIn;
+}
+
+test('widget settings, block settings, seo image with and without slash, richtext size variant, links, nested arrays', async (ctx) => {
+  const f = ctx.files;
+  const page = {
+    widgets: [
+      { type: 'hero', settings: { background: f[0]!.path }, blocks: [{ settings: { image: f[1]!.path } }] },
+      { type: 'text', settings: { html: `<p>Look <img src="${f[2]!.sizes.medium!.path}" alt=""> here.</p>` } },
+      { type: 'button', settings: { link: { url: f[3]!.path, target: '_blank' } } },
+      { type: 'gallery', settings: { items: [[{ src: f[4]!.path }], [[{ src: f[4]!.path }]]] } },
+    ],
+    seo: { og_image: f[5]!.path.slice(1) },
+  };
+  const saved = await ctx.client.saveContent('p', 'home', page);
+  assert.equal(saved.fileIds.sort(), [f[0]!, f[1]!, f[2]!, f[3]!, f[4]!, f[5]!].map((r) => r.id).sort());
+  for (const i of [0, 1, 2, 3, 4, 5]) assert.equal(await usedIn(ctx, i), ['home'], `file ${i}`);
+  assert.equal(await usedIn(ctx, 6), []);
+  const seoWithSlash = await ctx.client.saveContent('p', 'about', { seo: { og_image: f[6]!.path } });
+  assert.equal(seoWithSlash.fileIds, [f[6]!.id]);
+});
+
+test('duplicates count once and paths of unknown files are ignored', async (ctx) => {
+  const f = ctx.files;
+  const res = await ctx.client.saveContent('p', 'home', {
+    a: f[0]!.path,
+    b: [f[0]!.path, `${f[0]!.path}.`],
+    c: '/uploads/images/no-such-file.jpg',
+    d: '/uploads/other/x.jpg',
+  });
+  assert.equal(res.fileIds, [f[0]!.id]);
+  assert.equal(await usedIn(ctx, 0), ['home']);
+});
+
+test('a re-save removes stale usage; page and global sources are independent', async (ctx) => {
+  const f = ctx.files;
+  await ctx.client.saveContent('p', 'home', { img: f[0]!.path });
+  await ctx.client.saveContent('p', globalSource('header'), { logo: f[0]!.path });
+  await ctx.client.saveContent('p', THEME_SOURCE, { favicon: f[1]!.path });
+  assert.equal((await usedIn(ctx, 0)).sort(), ['global:header', 'home']);
+  await ctx.client.saveContent('p', 'home', { img: f[2]!.path });
+  assert.equal(await usedIn(ctx, 0), ['global:header'], 'home no longer uses file 0; the header still does');
+  assert.equal(await usedIn(ctx, 2), ['home']);
+  assert.equal(await usedIn(ctx, 1), ['global:theme-settings']);
+  await ctx.client.saveContent('p', 'global:header', { logo: null });
+  assert.equal(await usedIn(ctx, 0), [], 'global:header is not prefixed twice and its save replaced its usage');
+  assert.ok(JSON.parse(await readFile(join(ctx.dir, 'projects/p/pages/global/header.json'), 'utf8')));
+  assert.equal(JSON.parse(await readFile(join(ctx.dir, 'projects/p/theme.json'), 'utf8')), { favicon: f[1]!.path });
+});
+
+test('deleting a page removes its file and its usage; unknown pages are PAGE_NOT_FOUND', async (ctx) => {
+  const f = ctx.files;
+  await ctx.client.saveContent('p', 'home', { img: f[0]!.path });
+  await ctx.client.saveContent('p', 'about', { img: f[0]!.path });
+  assert.equal((await ctx.client.listPages('p')).sort(), ['about', 'home']);
+  await ctx.client.deleteContent('p', 'home');
+  assert.equal(await usedIn(ctx, 0), ['about']);
+  assert.equal(await ctx.client.listPages('p'), ['about']);
+  try {
+    await ctx.client.readContent('p', 'home');
+    assert.unreachable('read of a deleted page');
+  } catch (err) {
+    assert.is((err as StorageError).code, 'PAGE_NOT_FOUND');
+  }
+  try {
+    await ctx.client.deleteContent('p', 'home');
+    assert.unreachable('delete of a deleted page');
+  } catch (err) {
+    assert.is((err as StorageError).code, 'PAGE_NOT_FOUND');
+  }
+});
+
+test('a full refresh rebuilds all usage from the content files on disk', async (ctx) => {
+  const f = ctx.files;
+  await ctx.client.saveContent('p', 'home', { img: f[0]!.path });
+  await ctx.client.saveContent('p', 'about', { img: f[1]!.path });
+  // Files changed behind the service's back (restored from a backup, say):
+  await writeFile(join(ctx.dir, 'projects/p/pages/home.json'), JSON.stringify({ img: f[3]!.path }));
+  await rm(join(ctx.dir, 'projects/p/pages/about.json'));
+  await writeFile(join(ctx.dir, 'projects/p/pages/global/footer.json'), JSON.stringify({ x: `<img src="${f[4]!.sizes.thumb!.path}">` }));
+  const res = await ctx.client.refreshUsage('p');
+  assert.equal(res, { sources: 2, filesInUse: 2 });
+  assert.equal(await usedIn(ctx, 0), []);
+  assert.equal(await usedIn(ctx, 1), []);
+  assert.equal(await usedIn(ctx, 3), ['home']);
+  assert.equal(await usedIn(ctx, 4), ['global:footer']);
+});
+
+test('a file in use cannot be deleted, and a save racing a delete never leaves a used file deleted', async (ctx) => {
+  const f = ctx.files;
+  for (let round = 0; round < 20; round++) {
+    const target = f[round % 8]!;
+    const [del, save] = await Promise.allSettled([
+      ctx.client.deleteMedia('p', [target.id]),
+      ctx.client.saveContent('p', `race-${round}`, { img: target.path }),
+    ]);
+    assert.is(save.status, 'fulfilled');
+    const deleted = del.status === 'fulfilled' && del.value.deleted.some((d) => d.id === target.id);
+    const saved = (save as PromiseFulfilledResult<{ fileIds: string[] }>).value;
+    if (deleted) assert.equal(saved.fileIds, [], 'the delete committed first, so the save matched nothing');
+    else assert.equal(saved.fileIds, [target.id]);
+    if (deleted) {
+      ctx.files[round % 8] = (await ctx.client.addMedia('p', makeImageRecords(1, `again-${round}`)))[0]!;
+    }
+  }
+});
+
+test.run();
