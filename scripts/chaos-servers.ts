@@ -37,6 +37,7 @@ export interface ServerProcess {
   exited: Promise<ExitInfo>;
   signalSent?: NodeJS.Signals;
   spawnedAt: number;
+  readyAt?: number;
   signalledAt?: number;
 }
 
@@ -126,6 +127,7 @@ export class Fleet {
       this.options.onLogLine?.(server, line);
       if (line.msg === 'listening' && server.state === 'starting') {
         server.state = 'ready';
+        server.readyAt = Date.now();
         window.to = Date.now();
         resolveReady({ pid: Number(line.pid), address: String(line.address), startup: line.startup });
       }

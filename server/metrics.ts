@@ -2,10 +2,11 @@
  * Prometheus metrics (prom-client): the HTTP request duration histogram, the
  * storage worker's counters and histograms, and the `GET /metrics` endpoint.
  *
- * `httpMetrics({ storage })` is one Koa middleware that does both: it times
- * every request into `mediastore_http_request_duration_seconds{method,route,status}`
- * and answers `GET /metrics` itself. Each call builds its own registry, so
- * several apps in one test process never collide on metric names.
+ * `ServiceMetrics` owns one registry (so several apps in one test process
+ * never collide on metric names) and hands out the two pieces the app plugs
+ * in (server/http/app-deps.ts): `middleware()`, which times every request into
+ * `mediastore_http_request_duration_seconds{method,route,status}`, and
+ * `route()`, which serves `GET /metrics`.
  *
  * The storage numbers live in the worker thread. They are fetched once per
  * scrape with `storage.stats()` and exported as they are: the worker already
@@ -18,49 +19,23 @@ import { Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-cl
 import type { HistogramSnapshot, StorageApi, StorageStats } from '../shared/storage-api.js';
 import { routeLabel } from './request-log.js';
 
-export interface HttpMetricsOptions {
+export interface MetricsOptions {
   /** where storage numbers come from; omit for an app without storage metrics */
   storage?: Pick<StorageApi, 'stats'>;
   /** add prom-client's process metrics (memory, CPU, event loop lag, handles) */
   processMetrics?: boolean;
   /** how long a scrape waits for the worker before reporting it down (default 2000) */
   statsTimeoutMs?: number;
-  /** the path that serves the metrics (default `/metrics`) */
-  path?: string;
 }
 
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function httpMetrics(options: HttpMetricsOptions = {}): Middleware {
-  const metrics = new ServiceMetrics(options);
-  const path = options.path ?? '/metrics';
-  return async function httpMetricsMiddleware(ctx: Context, next: Next): Promise<void> {
-    const started = process.hrtime.bigint();
-    try {
-      if (ctx.path === path && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
-        ctx.state.routeLabel = path;
-        ctx.set('Cache-Control', 'no-store');
-        ctx.type = metrics.registry.contentType;
-        ctx.body = await metrics.render();
-        return;
-      }
-      await next();
-    } finally {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      // ctx.status is 404 until someone sets a body; a throw that escapes the
-      // error middleware is answered 500 by koa — count it as such.
-      metrics.observeHttp(ctx.method, routeLabel(ctx), ctx.status, seconds);
-    }
-  };
-}
-
-/** The registry and everything registered in it; exported for tests and tools. */
 export class ServiceMetrics {
   readonly registry = new Registry();
   private readonly http: Histogram<'method' | 'route' | 'status'>;
   private readonly storage: StorageStatsCollector | undefined;
 
-  constructor(options: HttpMetricsOptions = {}) {
+  constructor(options: MetricsOptions = {}) {
     this.http = new Histogram({
       name: 'mediastore_http_request_duration_seconds',
       help: 'HTTP request duration by method, route pattern and status',
@@ -73,6 +48,32 @@ export class ServiceMetrics {
       this.storage.register(this.registry);
     }
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'mediastore_' });
+  }
+
+  /** Times every request; mounted outside the error responder, so it sees the final status. */
+  middleware(): Middleware {
+    return async (ctx: Context, next: Next): Promise<void> => {
+      const started = process.hrtime.bigint();
+      let failed = false;
+      try {
+        await next();
+      } catch (err) {
+        failed = true; // koa answers an escaped error with 500 (or its own status)
+        throw err;
+      } finally {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        this.observeHttp(ctx.method, routeLabel(ctx), failed ? 500 : ctx.status, seconds);
+      }
+    };
+  }
+
+  /** The `GET /metrics` handler, in Prometheus text format. */
+  route(): Middleware {
+    return async (ctx: Context): Promise<void> => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = this.registry.contentType;
+      ctx.body = await this.render();
+    };
   }
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {

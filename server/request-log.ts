@@ -2,11 +2,10 @@
  * One JSON log line per HTTP request: request id, method, route, status and
  * duration — and nothing else on the happy path.
  *
- * Mounted outermost (before the error-mapping middleware), so the status it
- * logs is the one the client received. Every request gets an id, taken from
- * a well-formed `X-Request-Id` header or generated; it is echoed in the
- * response and left on `ctx.state.requestId` with a child logger on
- * `ctx.state.log`, so a 5xx logged deeper down carries the same id.
+ * Mounted outside the error responder, so the status it logs is the one the
+ * client received. The request id is the one the app's request-id middleware
+ * chose (or, mounted alone, a well-formed `X-Request-Id` header or a new
+ * uuid); a child logger carrying it is left on `ctx.state.log`.
  */
 import { randomUUID } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
@@ -36,12 +35,16 @@ export function routeLabel(ctx: Context): string {
 export function requestLog(logger: Logger): Middleware {
   return async function requestLogMiddleware(ctx: Context, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
-    const header = ctx.get('X-Request-Id');
-    const requestId = CLIENT_ID.test(header) ? header : randomUUID();
+    // The app's request-id middleware may already have named the request.
+    let requestId: unknown = ctx.state.requestId;
+    if (typeof requestId !== 'string') {
+      const header = ctx.get('X-Request-Id');
+      requestId = CLIENT_ID.test(header) ? header : randomUUID();
+      ctx.state.requestId = requestId;
+      ctx.set('X-Request-Id', requestId as string);
+    }
     const log = logger.child({ reqId: requestId });
-    ctx.state.requestId = requestId;
     ctx.state.log = log;
-    ctx.set('X-Request-Id', requestId);
 
     let thrown: unknown;
     try {
