@@ -1,0 +1,26 @@
+import type { Middleware } from 'koa';
+import type Router from '@koa/router';
+import type { Logger } from 'pino';
+import type { StorageApi } from '../../shared/storage-api.js';
+import type { ServerConfig } from '../config.js';
+import type { AppState } from './app-state.js';
+
+/** What `createApp` needs; tests build it with a temp data dir and a real StorageClient. */
+export interface AppDeps {
+  storage: StorageApi;
+  /** absolute; binaries live in `<dataDir>/projects/<projectId>/uploads/<folder>/` */
+  dataDir: string;
+  config: ServerConfig;
+  logger: Logger;
+  /**
+   * One line per request (issue 4). Runs outside the error responder, so it
+   * sees the final status and the request id of every request.
+   */
+  requestLog?: Middleware<AppState>;
+  /** HTTP metrics (issue 4); same position as `requestLog`. */
+  httpMetrics?: Middleware<AppState>;
+  /** Serves `GET /metrics` when given (behind the Host check like every route). */
+  metricsRoute?: Middleware<AppState>;
+}
+
+export type AppRouter = Router<AppState>;

@@ -1,0 +1,43 @@
+/**
+ * Every id and name taken from a URL or body is checked against its pattern
+ * before it is used for anything (a storage call, a path join). A failure is
+ * 400 `INVALID_ID` and names the parameter.
+ */
+import { HttpError } from './http-error.js';
+
+/** project ids, page ids, media file ids: letters, digits, `-`, `_`, 1–64 chars */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * A stored file name inside one upload folder. Stored names are slugs with
+ * an extension, but libraries created by earlier versions of the editor may
+ * hold other plain names, so this accepts letters, digits, `.`, `_`, `-` —
+ * and never `/`, `\`, NUL, a leading dot or `..`, so a name can never leave
+ * its folder.
+ */
+export const FILENAME_PATTERN = /^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
+
+export const GLOBAL_WIDGET_TYPES = ['header', 'footer'] as const;
+export type GlobalWidgetType = (typeof GLOBAL_WIDGET_TYPES)[number];
+
+export function requireId(value: string | undefined, what: string): string {
+  if (value === undefined || !ID_PATTERN.test(value)) {
+    throw new HttpError(400, 'INVALID_ID', `Expected \`${what}\` to be 1–64 letters, digits, "-" or "_", got ${JSON.stringify(value ?? null)}`, { param: what });
+  }
+  return value;
+}
+
+export function requireFilename(value: string | undefined): string {
+  if (value === undefined || !FILENAME_PATTERN.test(value)) {
+    throw new HttpError(400, 'INVALID_ID', `Expected \`filename\` to be a plain file name (letters, digits, ".", "_", "-"; no path), got ${JSON.stringify(value ?? null)}`, { param: 'filename' });
+  }
+  return value;
+}
+
+export function requireWidgetType(value: string | undefined): GlobalWidgetType {
+  const found = GLOBAL_WIDGET_TYPES.find((t) => t === value);
+  if (found === undefined) {
+    throw new HttpError(400, 'INVALID_ID', `Expected \`type\` to be one of ${GLOBAL_WIDGET_TYPES.join(', ')}, got ${JSON.stringify(value ?? null)}`, { param: 'type' });
+  }
+  return found;
+}

@@ -1,0 +1,46 @@
+/**
+ * Serving stored binaries: by record id, or by folder and stored name (the
+ * `/uploads/...` URLs that saved pages contain). The name is checked against
+ * FILENAME_PATTERN and the folder against the fixed set before any path is
+ * built, so `..`, `/`, `\` and NUL — encoded or not — never reach the file
+ * system.
+ */
+import { join } from 'node:path';
+import { StorageError } from '../../shared/errors.js';
+import type { AppDeps, AppRouter } from '../http/app-deps.js';
+import { HttpError } from '../http/http-error.js';
+import { requireFilename, requireId } from '../http/id-params.js';
+import { FileMissing, sendFile } from '../serve/send-file.js';
+import { contentTypeForName } from '../upload/media-kinds.js';
+import { folderOfPath, isMediaFolder, uploadsDirOf } from '../upload/upload-paths.js';
+
+export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: AppDeps): void {
+  router.get('/api/media/projects/:projectId/media/:fileId', async (ctx) => {
+    const projectId = requireId(ctx.params.projectId, 'projectId');
+    const fileId = requireId(ctx.params.fileId, 'fileId');
+    const record = await storage.getMedia(projectId, fileId);
+    const location = folderOfPath(record.path);
+    if (!location) throw new StorageError('MEDIA_NOT_FOUND', `Media ${fileId} has no servable path`);
+    try {
+      await sendFile(ctx, join(uploadsDirOf(dataDir, projectId), location.folder, location.filename), record.type);
+    } catch (err) {
+      if (err instanceof FileMissing) throw new StorageError('MEDIA_NOT_FOUND', `The binary of media ${fileId} (${record.filename}) is missing`);
+      throw err;
+    }
+  });
+
+  router.get('/api/media/projects/:projectId/uploads/:folder/:filename', async (ctx) => {
+    const projectId = requireId(ctx.params.projectId, 'projectId');
+    const folder = ctx.params.folder;
+    if (!isMediaFolder(folder)) throw new HttpError(404, 'NOT_FOUND', `No upload folder ${JSON.stringify(folder)}`);
+    const filename = requireFilename(ctx.params.filename);
+    try {
+      await sendFile(ctx, join(uploadsDirOf(dataDir, projectId), folder, filename), contentTypeForName(filename));
+    } catch (err) {
+      if (!(err instanceof FileMissing)) throw err;
+      // Say which thing is unknown: the project (getProject throws) or the file.
+      await storage.getProject(projectId);
+      throw new StorageError('MEDIA_NOT_FOUND', `No file ${folder}/${filename} in project ${projectId}`);
+    }
+  });
+}

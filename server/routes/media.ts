@@ -1,0 +1,180 @@
+/**
+ * The media library routes the editor's front end uses: list, upload,
+ * metadata, delete, bulk delete, usage, refresh. Records live in media.json
+ * and are only touched through the storage API; binaries are this server's:
+ * written before their records are committed, removed after their records
+ * are deleted.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { StorageError } from '../../shared/errors.js';
+import type { MediaRecord, MetadataPatch } from '../../shared/media-types.js';
+import type { AppDeps, AppRouter } from '../http/app-deps.js';
+import { HttpError } from '../http/http-error.js';
+import { ID_PATTERN, requireId } from '../http/id-params.js';
+import { readJsonBody } from '../http/json-body.js';
+import { stripHtml } from '../http/strip-html.js';
+import { validateBody } from '../http/validate-body.js';
+import { ioError } from '../io-error.js';
+import { receiveUploads } from '../upload/receive-uploads.js';
+import { binaryPathsOf, removeFiles } from '../upload/remove-binaries.js';
+import { MEDIA_FOLDERS, uploadsDirOf } from '../upload/upload-paths.js';
+
+const text = z.string().max(5000, 'must be at most 5000 characters').nullable().optional();
+const MetadataBody = z.object({ alt: text, title: text, caption: text, description: text });
+
+const BulkDeleteBody = z.object({
+  fileIds: z.array(z.string()).min(1, 'must list at least one id').max(1000, 'must list at most 1000 ids'),
+});
+
+/** Which metadata fields each kind of media keeps. */
+function metadataKeysFor(type: string): ReadonlyArray<keyof MetadataPatch> {
+  return type.startsWith('image/') ? ['alt', 'title', 'caption'] : ['title', 'description'];
+}
+
+export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
+  const { storage, config, dataDir, logger } = deps;
+  const base = '/api/media/projects/:projectId';
+
+  router.get(`${base}/media`, async (ctx) => {
+    const json = await storage.listMediaJson(requireId(ctx.params.projectId, 'projectId'));
+    ctx.type = 'application/json';
+    ctx.body = json;
+  });
+
+  router.post(`${base}/media`, async (ctx) => {
+    const projectId = requireId(ctx.params.projectId, 'projectId');
+    if (!ctx.is('multipart/form-data')) {
+      throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Expected a multipart/form-data upload (field \`files\`), got ${JSON.stringify(ctx.get('content-type'))}`);
+    }
+    const declared = ctx.request.length;
+    if (declared !== undefined && declared > config.maxRequestBytes) {
+      throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `The upload request is larger than ${config.maxRequestBytes} bytes`, { limit: config.maxRequestBytes }, { Connection: 'close' });
+    }
+    // An unknown project is refused before a byte of the body is stored.
+    await storage.getProject(projectId);
+    const uploadsDir = uploadsDirOf(dataDir, projectId);
+    try {
+      await Promise.all(MEDIA_FOLDERS.map((f) => mkdir(join(uploadsDir, f), { recursive: true })));
+    } catch (err) {
+      throw ioError(err, 'Creating the upload folders');
+    }
+
+    const { prepared, rejected } = await receiveUploads(ctx.req, {
+      uploadsDir,
+      limits: config.uploadLimits,
+      maxImagePixels: config.maxImagePixels,
+      maxFiles: config.maxFilesPerRequest,
+      maxRequestBytes: config.maxRequestBytes,
+      field: 'files',
+    });
+    if (prepared.length === 0) {
+      if (rejected.length === 0) throw new HttpError(400, 'NO_FILES', 'The request holds no file in the `files` field');
+      throw new HttpError(400, 'UPLOAD_REJECTED', `No file was accepted (${rejected.length} rejected)`, {
+        message: 'No file was uploaded',
+        processedFiles: [],
+        rejectedFiles: rejected,
+      });
+    }
+
+    let records: MediaRecord[];
+    try {
+      records = await storage.addMedia(projectId, prepared.map((p) => p.record));
+    } catch (err) {
+      // Not committed: the binaries must not outlive the failed commit.
+      reportRemoval(logger, ctx.state.requestId, await removeFiles(prepared.flatMap((p) => p.paths)));
+      throw err;
+    }
+    ctx.status = 201;
+    ctx.body = {
+      message: `${records.length} file${records.length === 1 ? '' : 's'} uploaded${rejected.length > 0 ? `, ${rejected.length} rejected` : ''}`,
+      processedFiles: records,
+      rejectedFiles: rejected,
+    };
+  });
+
+  router.put(`${base}/media/:fileId/metadata`, async (ctx) => {
+    const projectId = requireId(ctx.params.projectId, 'projectId');
+    const fileId = requireId(ctx.params.fileId, 'fileId');
+    const body = validateBody(MetadataBody, await readJsonBody(ctx, config.jsonBodyLimit));
+    const record = await storage.getMedia(projectId, fileId);
+    const keys = metadataKeysFor(record.type);
+    const patch: MetadataPatch = {};
+    for (const key of keys) {
+      const value = body[key];
+      if (value !== undefined) patch[key] = stripHtml(value ?? '');
+    }
+    if (Object.keys(patch).length === 0) {
+      throw new HttpError(400, 'INVALID_INPUT', `Nothing to update: a ${record.type} file keeps ${keys.join(', ')}`, { fields: keys });
+    }
+    const file = await storage.updateMetadata(projectId, fileId, patch);
+    ctx.body = { message: 'Metadata updated', file };
+  });
+
+  router.delete(`${base}/media/:fileId`, async (ctx) => {
+    const projectId = requireId(ctx.params.projectId, 'projectId');
+    const fileId = requireId(ctx.params.fileId, 'fileId');
+    // The in-use check happens inside the worker's commit, so a page save
+    // racing this delete either lands first (→ 409 here) or finds no file.
+    const result = await storage.deleteMedia(projectId, [fileId]);
+    const inUse = result.inUse[0];
+    if (inUse) {
+      ctx.status = 409;
+      ctx.body = {
+        error: `${inUse.filename} is in use by ${inUse.usedIn.join(', ')} and was not deleted`,
+        code: 'MEDIA_IN_USE',
+        fileId: inUse.id,
+        filename: inUse.filename,
+        usedIn: inUse.usedIn,
+      };
+      return;
+    }
+    const deleted = result.deleted[0];
+    if (!deleted) throw new StorageError('MEDIA_NOT_FOUND', `No media file ${fileId} in project ${projectId}`);
+    await removeBinaries(deps, projectId, result.deleted, ctx.state.requestId);
+    ctx.body = { success: true, message: `${deleted.filename} deleted`, fileId: deleted.id, filename: deleted.filename };
+  });
+
+  router.post(`${base}/media/bulk-delete`, async (ctx) => {
+    const projectId = requireId(ctx.params.projectId, 'projectId');
+    const body = validateBody(BulkDeleteBody, await readJsonBody(ctx, config.jsonBodyLimit));
+    const bad = body.fileIds.find((id) => !ID_PATTERN.test(id));
+    if (bad !== undefined) requireId(bad, 'fileIds[]');
+    const result = await storage.deleteMedia(projectId, [...new Set(body.fileIds)]);
+    await removeBinaries(deps, projectId, result.deleted, ctx.state.requestId);
+    ctx.body = {
+      message: `${result.deleted.length} deleted, ${result.inUse.length} in use and kept, ${result.notFound.length} not found`,
+      deletedCount: result.deleted.length,
+      deleted: result.deleted.map((r) => r.id),
+      filesInUse: result.inUse.map((u) => ({ id: u.id, filename: u.filename, usedIn: u.usedIn })),
+      notFound: result.notFound,
+    };
+  });
+
+  router.get(`${base}/media/:fileId/usage`, async (ctx) => {
+    ctx.body = await storage.usage(requireId(ctx.params.projectId, 'projectId'), requireId(ctx.params.fileId, 'fileId'));
+  });
+
+  router.post(`${base}/refresh-usage`, async (ctx) => {
+    const result = await storage.refreshUsage(requireId(ctx.params.projectId, 'projectId'));
+    ctx.body = {
+      success: true,
+      message: `Usage rebuilt from ${result.sources} saved source${result.sources === 1 ? '' : 's'}; ${result.filesInUse} file${result.filesInUse === 1 ? '' : 's'} in use`,
+      sources: result.sources,
+      filesInUse: result.filesInUse,
+    };
+  });
+}
+
+/** After the records are gone: remove their variants and originals; failures are logged, not fatal. */
+async function removeBinaries(deps: AppDeps, projectId: string, records: readonly MediaRecord[], requestId: string): Promise<void> {
+  const uploadsDir = uploadsDirOf(deps.dataDir, projectId);
+  const failures = await removeFiles(records.flatMap((r) => binaryPathsOf(uploadsDir, r)));
+  reportRemoval(deps.logger, requestId, failures);
+}
+
+function reportRemoval(logger: Logger, requestId: string, failures: ReadonlyArray<{ path: string; errno: string }>): void {
+  if (failures.length > 0) logger.warn({ requestId, failures }, 'binaries could not be removed; the doctor command will clean them up');
+}

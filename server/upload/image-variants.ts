@@ -1,0 +1,115 @@
+/**
+ * Raster images: dimensions and the size variants the editor shows
+ * (`thumb` 150, `small` 480, `medium` 1024, `large` 1920 px wide), each in the
+ * original's format and only when narrower than the original.
+ *
+ * Decompression bombs: a few kilobytes of PNG can declare 50,000 × 50,000
+ * pixels. The dimensions are read from the header first (no decoding) and
+ * checked against the pixel limit; sharp's own `limitInputPixels` guards the
+ * decode as a second line.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import type { MediaSizeVariant } from '../../shared/media-types.js';
+import { ioError } from '../io-error.js';
+
+export const VARIANT_WIDTHS: ReadonlyArray<readonly [name: string, width: number]> = [
+  ['thumb', 150],
+  ['small', 480],
+  ['medium', 1024],
+  ['large', 1920],
+];
+
+export interface RasterInfo {
+  /** as displayed (EXIF orientation applied) */
+  width: number;
+  height: number;
+  format: 'jpeg' | 'png' | 'gif' | 'webp';
+  pages: number;
+}
+
+export class ImageRejected extends Error {
+  override readonly name = 'ImageRejected';
+}
+
+const RASTER_FORMATS = new Set(['jpeg', 'png', 'gif', 'webp']);
+
+export async function readRasterInfo(path: string, maxPixels: number): Promise<RasterInfo> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(path, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new ImageRejected(`the image could not be read (${cleanMessage(err, path)})`);
+  }
+  const pages = meta.pages ?? 1;
+  const frameHeight = meta.pageHeight ?? meta.height;
+  const pixels = meta.width * frameHeight * pages;
+  if (pixels > maxPixels) {
+    throw new ImageRejected(
+      `the image is ${meta.width}×${frameHeight} px${pages > 1 ? ` × ${pages} frames` : ''} = ${pixels} pixels, over the limit of ${maxPixels} (decompression-bomb protection)`,
+    );
+  }
+  if (!RASTER_FORMATS.has(meta.format)) throw new ImageRejected(`the decoder sees ${meta.format}, not the detected type`);
+  const swapped = (meta.orientation ?? 1) >= 5;
+  return {
+    width: swapped ? frameHeight : meta.width,
+    height: swapped ? meta.width : frameHeight,
+    format: meta.format as RasterInfo['format'],
+    pages,
+  };
+}
+
+/**
+ * Writes the variants next to the original as `<stem>.<variant>.<ext>`. The
+ * names derive from the original's exclusively claimed name, so no other
+ * upload can be writing them. Returns what was written even on failure (via
+ * `written`) so the caller can remove it.
+ */
+export async function writeVariants(
+  source: string,
+  dir: string,
+  urlDir: string,
+  stem: string,
+  ext: string,
+  info: RasterInfo,
+  maxPixels: number,
+  written: string[],
+): Promise<Record<string, MediaSizeVariant>> {
+  const sizes: Record<string, MediaSizeVariant> = {};
+  for (const [name, width] of VARIANT_WIDTHS) {
+    if (width >= info.width) continue;
+    let out: { data: Buffer; info: OutputInfo };
+    try {
+      out = await sharp(source, { limitInputPixels: maxPixels, animated: info.pages > 1 })
+        .autoOrient()
+        .resize({ width })
+        .toFormat(info.format)
+        .toBuffer({ resolveWithObject: true });
+    } catch (err) {
+      throw new ImageRejected(`the image data could not be decoded (${cleanMessage(err, source)})`);
+    }
+    const filename = `${stem}.${name}.${ext}`;
+    const path = join(dir, filename);
+    written.push(path);
+    try {
+      await writeFile(path, out.data);
+    } catch (err) {
+      throw ioError(err, `Writing the ${name} variant`);
+    }
+    sizes[name] = {
+      path: `${urlDir}/${filename}`,
+      filename,
+      width: out.info.width,
+      height: out.info.pageHeight ?? out.info.height,
+      size: out.data.byteLength,
+    };
+  }
+  return sizes;
+}
+
+/** sharp's message without the server's file path. */
+function cleanMessage(err: unknown, path: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split(path).join('<file>').split('\n')[0] ?? 'unknown error';
+}

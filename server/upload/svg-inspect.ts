@@ -1,0 +1,113 @@
+/**
+ * Decides whether an SVG upload is safe to keep. An SVG opened directly is a
+ * document that can run script, so active content is rejected outright (not
+ * stripped: a silently altered file is a surprise, a clear reason is not):
+ * `<script>`, `<foreignObject>` (embeds HTML), other embedding elements,
+ * `on*` event-handler attributes, `javascript:` URLs in any attribute, and
+ * entity declarations (entity expansion bombs and obfuscation). Serving adds
+ * a sandboxing CSP on top, for files stored before these rules existed.
+ */
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+
+export type SvgVerdict =
+  | { ok: true; width: number | null; height: number | null }
+  | { ok: false; reason: string; notSvg?: boolean };
+
+const FORBIDDEN_ELEMENTS = new Set(['script', 'foreignobject', 'iframe', 'embed', 'object', 'handler', 'listener']);
+const ATTRS = ':@';
+
+type XmlNode = Record<string, unknown>;
+
+const parser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  allowBooleanAttributes: true,
+  // Entities are left as written: expanding them is what bombs and
+  // obfuscated `javascript:` rely on (numeric references are decoded by
+  // `normaliseUrl` for the URL check only).
+  processEntities: false,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  commentPropName: '#comment',
+});
+
+export function inspectSvg(text: string): SvgVerdict {
+  const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (/<!ENTITY/i.test(source)) return { ok: false, reason: 'SVG rejected: it declares XML entities (<!ENTITY>), which are not allowed' };
+  const valid = XMLValidator.validate(source, { allowBooleanAttributes: true });
+  if (valid !== true) {
+    return { ok: false, notSvg: true, reason: `not a well-formed SVG/XML document (${valid.err.msg} at line ${valid.err.line})` };
+  }
+  const nodes = parser.parse(source) as XmlNode[];
+  const root = nodes.find((n) => elementName(n) !== undefined && !elementName(n)!.startsWith('?'));
+  const rootName = root ? elementName(root) : undefined;
+  if (!root || rootName === undefined || localName(rootName) !== 'svg') {
+    return { ok: false, notSvg: true, reason: `an XML document whose root is <${rootName ?? '?'}>, not <svg>` };
+  }
+  const problem = findActiveContent(nodes);
+  if (problem) return { ok: false, reason: `SVG rejected: it contains ${problem}` };
+  const attrs = attributesOf(root);
+  const box = /^\s*[-\d.eE+]+[\s,]+[-\d.eE+]+[\s,]+([\d.eE+]+)[\s,]+([\d.eE+]+)\s*$/.exec(attrs.viewBox ?? '');
+  return {
+    ok: true,
+    width: pixels(attrs.width) ?? pixels(box?.[1]),
+    height: pixels(attrs.height) ?? pixels(box?.[2]),
+  };
+}
+
+function findActiveContent(nodes: XmlNode[]): string | undefined {
+  for (const node of nodes) {
+    const name = elementName(node);
+    if (name === undefined || name === '#comment') continue;
+    const local = localName(name).toLowerCase();
+    if (FORBIDDEN_ELEMENTS.has(local)) return `a <${name}> element`;
+    for (const [attr, value] of Object.entries(attributesOf(node))) {
+      if (localName(attr).toLowerCase().startsWith('on')) return `an event-handler attribute (${attr} on <${name}>)`;
+      if (normaliseUrl(value).includes('javascript:')) return `a javascript: URL (in ${attr} on <${name}>)`;
+    }
+    const children = node[name];
+    if (Array.isArray(children)) {
+      const found = findActiveContent(children as XmlNode[]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** The tag name of a preserveOrder node; undefined for text nodes. */
+function elementName(node: XmlNode): string | undefined {
+  for (const key of Object.keys(node)) {
+    if (key !== ATTRS && key !== '#text') return key;
+  }
+  return undefined;
+}
+
+function attributesOf(node: XmlNode): Record<string, string> {
+  const raw = node[ATTRS];
+  if (typeof raw !== 'object' || raw === null) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) out[k] = typeof v === 'string' ? v : String(v);
+  return out;
+}
+
+function localName(name: string): string {
+  const colon = name.indexOf(':');
+  return colon >= 0 ? name.slice(colon + 1) : name;
+}
+
+/** Decodes numeric character references and drops whitespace/control characters, as URL parsers do. */
+function normaliseUrl(value: string): string {
+  return value
+    .replace(/&#x([0-9a-f]+);?/gi, (_, hex: string) => String.fromCodePoint(Math.min(parseInt(hex, 16), 0x10ffff)))
+    .replace(/&#(\d+);?/g, (_, dec: string) => String.fromCodePoint(Math.min(parseInt(dec, 10), 0x10ffff)))
+    .replace(/[\u0000-\u0020\u007f]+/g, '')
+    .toLowerCase();
+}
+
+function pixels(value: string | undefined): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)(px)?\s*$/.exec(value ?? '');
+  if (!m) return null;
+  const n = Math.round(Number(m[1]));
+  return n > 0 ? n : null;
+}

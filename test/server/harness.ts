@@ -1,0 +1,203 @@
+/**
+ * A real server for HTTP tests: `createApp` with a real StorageClient on a
+ * fresh temp data dir, listening on 127.0.0.1 on a free port, plus a small
+ * HTTP client (node:http, so tests can send any Host/Origin header and read
+ * every response header) and helpers to build multipart bodies and hash the
+ * data directory.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, relative } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { Writable } from 'node:stream';
+import { createApp } from '../../server/app.js';
+import { loadConfig, type ServerConfig } from '../../server/config.js';
+import { StorageClient } from '../../server/storage-client.js';
+import type { MediaRecord, ProjectInfo } from '../../shared/media-types.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+export interface Res {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  text: string;
+  /** the body parsed as JSON (throws when it is not JSON) */
+  json: Record<string, unknown>;
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  /** a JSON body (sets Content-Type) */
+  json?: unknown;
+  agent?: http.Agent;
+}
+
+export interface TestServer {
+  url: string;
+  port: number;
+  dataDir: string;
+  storage: StorageClient;
+  config: ServerConfig;
+  /** pino lines at level ≥ warn, parsed */
+  logs: Array<Record<string, unknown>>;
+  request(method: string, path: string, options?: RequestOptions): Promise<Res>;
+  createProject(name: string, id?: string): Promise<ProjectInfo>;
+  upload(projectId: string, files: UploadPart[], options?: RequestOptions): Promise<Res>;
+  close(): Promise<void>;
+}
+
+export interface UploadPart {
+  filename: string;
+  data: Buffer;
+  contentType?: string;
+  field?: string;
+}
+
+export async function startServer(label: string, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+  const dataDir = await makeTempDir(label);
+  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env });
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger: Logger = pino({ level: 'warn' }, sink);
+  const storage = await StorageClient.start({ dataDir, logLevel: 'silent' });
+  const app = createApp({ storage, dataDir, config, logger });
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const url = `http://127.0.0.1:${port}`;
+
+  const request = (method: string, path: string, options: RequestOptions = {}): Promise<Res> =>
+    send(port, method, path, { agent, ...options });
+
+  return {
+    url,
+    port,
+    dataDir,
+    storage,
+    config,
+    logs,
+    request,
+    async createProject(name, id) {
+      const res = await request('POST', '/api/projects', { json: id === undefined ? { name } : { name, id } });
+      if (res.status !== 201) throw new Error(`createProject: ${res.status} ${res.text}`);
+      return res.json as unknown as ProjectInfo;
+    },
+    upload(projectId, files, options = {}) {
+      const form = multipart(files);
+      return request('POST', `/api/media/projects/${projectId}/media`, {
+        ...options,
+        headers: { 'content-type': form.contentType, ...options.headers },
+        body: form.body,
+      });
+    },
+    async close() {
+      agent.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await storage.close();
+      await removeTempDir(dataDir);
+    },
+  };
+}
+
+export function send(port: number, method: string, path: string, options: RequestOptions = {}): Promise<Res> {
+  const headers: Record<string, string> = { ...options.headers };
+  let body = options.body;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers['content-type'] ??= 'application/json';
+  }
+  if (body !== undefined) headers['content-length'] ??= String(Buffer.byteLength(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: options.agent ?? false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const buf = Buffer.concat(chunks);
+        const text = buf.toString('utf8');
+        let parsed: Record<string, unknown> | undefined;
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: buf,
+          text,
+          get json() {
+            parsed ??= JSON.parse(text) as Record<string, unknown>;
+            return parsed;
+          },
+        });
+      });
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+/** multipart/form-data encoding of `parts` (field `files` unless given). */
+export function multipart(parts: UploadPart[]): { body: Buffer; contentType: string } {
+  const boundary = `----mediastore-test-${Math.random().toString(16).slice(2)}`;
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${p.field ?? 'files'}"; filename="${p.filename}"\r\n` +
+          `Content-Type: ${p.contentType ?? 'application/octet-stream'}\r\n\r\n`,
+        'utf8',
+      ),
+      p.data,
+      Buffer.from('\r\n'),
+    );
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** sha256 over every path and file content under `dir` (sorted), to prove a request changed nothing. */
+export async function hashTree(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  const walk = async (d: string): Promise<void> => {
+    const entries = (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of entries) {
+      const full = join(d, e.name);
+      hash.update(`${relative(dir, full)}\u0000${e.isDirectory() ? 'd' : 'f'}\u0000`);
+      if (e.isDirectory()) await walk(full);
+      else hash.update(await readFile(full));
+    }
+  };
+  await walk(dir);
+  return hash.digest('hex');
+}
+
+/** Every file name under `dir` (relative, sorted). */
+export async function listTree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const full = join(d, e.name);
+      if (e.isDirectory()) await walk(full);
+      else out.push(relative(dir, full));
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+export function uploadsDir(server: TestServer, projectId: string): string {
+  return join(server.dataDir, 'projects', projectId, 'uploads');
+}
+
+/** The records of a 201 upload answer. */
+export function processed(res: Res): MediaRecord[] {
+  return res.json.processedFiles as MediaRecord[];
+}
