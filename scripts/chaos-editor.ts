@@ -72,6 +72,7 @@ export class EditorClient {
     const content = makeContent(source, paths, rev);
     const attempt = this.ledger.source(this.project, source).begin({ paths, content } satisfies ContentSave);
     const res = await this.http.send({ method: 'POST', path, json: content, what: `save ${this.project}/${source}` });
+    if (res.attempts > 1) attempt.interrupted = true;
     if (!this.expect(res, [200, 201], `save ${source}`)) return;
     attempt.acked = true;
     this.report.acknowledged += 1;
@@ -197,6 +198,7 @@ export class EditorClient {
     }
     if (!this.expect(res, [200, 204], `delete ${file.filename}`)) return;
     file.deleteAcked = true;
+    file.binariesGone = true;
     this.report.acknowledged += 1;
   }
 
@@ -224,7 +226,10 @@ export class EditorClient {
     this.report.check(body.deletedCount === deleted.size, () => `bulk delete: deletedCount ${body.deletedCount} for ${deleted.size} ids`);
     this.report.check(notFound.has(unknown), () => `bulk delete: unknown id not reported notFound: ${JSON.stringify(body)}`);
     for (const f of files) {
-      if (deleted.has(f.id)) f.deleteAcked = true;
+      if (deleted.has(f.id)) {
+        f.deleteAcked = true;
+        f.binariesGone = true;
+      }
       else if (inUse.has(f.id)) f.deleteSent = false;
       else if (notFound.has(f.id)) {
         // Only an earlier try of this very request can have removed it.

@@ -30,11 +30,20 @@ export interface KnownFile {
   deleteSent: boolean;
   /** a delete was acknowledged (deleted, or reported not found after an earlier try) */
   deleteAcked: boolean;
+  /**
+   * the answer itself said "deleted", so its binaries were removed before it
+   * was sent; a delete only inferred from "not found" on a retry may have been
+   * committed by a server killed before it removed the binaries (orphans for
+   * the doctor, not a lost acknowledgement)
+   */
+  binariesGone: boolean;
 }
 
 interface Attempt<T> {
   value: T;
   acked: boolean;
+  /** sent more than once (a connection dropped, a 503): it was in flight during a restart */
+  interrupted: boolean;
 }
 
 /** The attempts to set one value, in the order they were made. */
@@ -44,13 +53,18 @@ export class Attempts<T> {
   constructor(private readonly initial: T | undefined) {}
 
   begin(value: T): Attempt<T> {
-    const attempt = { value, acked: false };
+    const attempt = { value, acked: false, interrupted: false };
     this.list.push(attempt);
     return attempt;
   }
 
   get count(): number {
     return this.list.length;
+  }
+
+  /** Every attempt that was in flight during a restart, however long ago. */
+  interrupted(): T[] {
+    return this.list.filter((a) => a.interrupted).map((a) => a.value);
   }
 
   /**
@@ -85,8 +99,14 @@ export class ChaosLedger {
     return [...this.files.values()].filter((f) => f.project === project);
   }
 
-  addFile(file: Omit<KnownFile, 'metadata' | 'deleteSent' | 'deleteAcked'>): KnownFile {
-    const known: KnownFile = { ...file, metadata: new Attempts<MediaMetadata>({}), deleteSent: false, deleteAcked: false };
+  addFile(file: Omit<KnownFile, 'metadata' | 'deleteSent' | 'deleteAcked' | 'binariesGone'>): KnownFile {
+    const known: KnownFile = {
+      ...file,
+      metadata: new Attempts<MediaMetadata>({}),
+      deleteSent: false,
+      deleteAcked: false,
+      binariesGone: false,
+    };
     this.files.set(file.id, known);
     return known;
   }

@@ -9,6 +9,8 @@
  * reports log lines that show a problem: any error/fatal line, any ENOENT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export type ServerState = 'starting' | 'ready' | 'stopping' | 'exited';
@@ -51,6 +53,8 @@ export interface FleetOptions {
   onLogLine?: (server: ServerProcess, line: Record<string, unknown>) => void;
   /** how long after a window closes a 503 is still excused */
   graceMs?: number;
+  /** write each server's stdout and stderr to `<logDir>/server-<seq>.log` */
+  logDir?: string;
 }
 
 interface Window {
@@ -108,6 +112,12 @@ export class Fleet {
     };
     this.servers.push(server);
 
+    if (this.options.logDir) {
+      const file = createWriteStream(join(this.options.logDir, `server-${server.seq}.log`));
+      child.stdout!.pipe(file, { end: false });
+      child.stderr!.pipe(file, { end: false });
+      void exited.then(() => file.end(`# exited\n`));
+    }
     createInterface({ input: child.stdout! }).on('line', (text) => {
       let line: Record<string, unknown>;
       try {
@@ -118,10 +128,16 @@ export class Fleet {
         return;
       }
       if (isErrorLevel(line.level) || PROBLEM_TEXT.test(text)) {
-        // "Storage unavailable" or a lock timeout while a process is starting
-        // or stopping is the restart window the issue allows 503s in.
+        // A request answered 503 (storage unavailable, lock timeout) while a
+        // process is starting or stopping: the restart window the issue allows
+        // 503s in. The client polices the answer itself; nothing else is excused.
         const now = Date.now();
-        const excused = EXCUSABLE_TEXT.test(text) && !PROBLEM_TEXT.test(text) && this.inRestartWindow(now, now);
+        const excused =
+          line.msg === 'request failed' &&
+          line.status === 503 &&
+          EXCUSABLE_TEXT.test(text) &&
+          !PROBLEM_TEXT.test(text) &&
+          this.inRestartWindow(now, now);
         if (!excused) this.options.onProblem(server, text);
       }
       this.options.onLogLine?.(server, line);

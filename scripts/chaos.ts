@@ -1,5 +1,5 @@
 /**
- * `npm run chaos -- [--restarts N] [--clients N] [--projects N] [--keep] [--quiet]`
+ * `npm run chaos -- [--restarts N] [--clients N] [--projects N] [--keep] [--quiet] [--logs DIR]`
  *
  * Starts the real server (`node dist/server/main.js`, as `npm start` runs it)
  * on a temp data dir, drives it like several editor tabs do, and restarts it
@@ -36,6 +36,7 @@ interface Options {
   projects: number;
   keep: boolean;
   quiet: boolean;
+  logDir: string | undefined;
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGUSR2', 'SIGINT', 'SIGKILL'];
@@ -44,7 +45,7 @@ const EXIT_TIMEOUT_MS = 15_000;
 const READY_TIMEOUT_MS = 20_000;
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { restarts: 200, clients: 4, projects: 2, keep: false, quiet: false };
+  const opts: Options = { restarts: 200, clients: 4, projects: 2, keep: false, quiet: false, logDir: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = (): number => {
@@ -57,7 +58,8 @@ function parseArgs(argv: string[]): Options {
     else if (arg === '--projects') opts.projects = next();
     else if (arg === '--keep') opts.keep = true;
     else if (arg === '--quiet') opts.quiet = true;
-    else throw new Error(`Unknown option ${arg}; expected --restarts N, --clients N, --projects N, --keep, --quiet`);
+    else if (arg === '--logs') opts.logDir = argv[++i];
+    else throw new Error(`Unknown option ${arg}; expected --restarts N, --clients N, --projects N, --keep, --quiet, --logs DIR`);
   }
   return opts;
 }
@@ -92,6 +94,7 @@ class ChaosRun {
       entry,
       dataDir,
       env: { LOG_LEVEL: 'info', SHUTDOWN_DEADLINE_MS: '10000' },
+      ...(opts.logDir ? { logDir: opts.logDir } : {}),
       onProblem: (server, line) => this.report.violate(`log of server #${server.seq} (pid ${server.pid}): ${line.slice(0, 500)}`),
       onLogLine: (_server, line) => {
         if (line.msg === 'removed leftovers of dead processes') this.report.sweepsWithFindings += 1;
@@ -188,7 +191,8 @@ class ChaosRun {
 
   private async start(port: number): Promise<ServerProcess | null> {
     const server = this.fleet.spawn(port);
-    const timer = sleep(READY_TIMEOUT_MS, 'timeout' as const);
+    // Unref'd: a timer left pending must not keep the harness alive after the run.
+    const timer = sleep(READY_TIMEOUT_MS, 'timeout' as const, { ref: false });
     const ready = await Promise.race([server.ready.then(() => 'ready' as const, () => 'exited' as const), timer]);
     if (ready === 'ready') return server;
     if (ready === 'timeout') {
@@ -205,7 +209,7 @@ class ChaosRun {
 
   /** Waits for a signalled server to exit, checks how it exited, then validates media.json on disk. */
   private async awaitExit(server: ServerProcess): Promise<void> {
-    const timeout = sleep(EXIT_TIMEOUT_MS, null);
+    const timeout = sleep(EXIT_TIMEOUT_MS, null, { ref: false });
     const exit = await Promise.race([server.exited, timeout]);
     if (exit === null) {
       this.report.violate(`server #${server.seq} (pid ${server.pid}) still running ${EXIT_TIMEOUT_MS} ms after ${server.signalSent}`);
