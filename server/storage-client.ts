@@ -176,15 +176,20 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   async close(): Promise<DrainResult> {
     if (this.closing) return { projects: 0, operations: 0 };
     let result: DrainResult = { projects: 0, operations: 0 };
+    const session = this.session.alive ? this.session : await this.starting?.catch(() => null);
+    // From here on a session ending is the stop we asked for, not a death to recover from.
+    this.closing = true;
     try {
-      const session = await this.current();
-      result = await this.withDeadline(session, () => session.remote.stopSession(), 'stopSession');
-      this.closing = true;
-      await session.task.catch(() => undefined);
+      if (session?.alive) {
+        // The session task resolves with the drain result once the worker has
+        // committed everything; its resolution, not comlink's reply, is the
+        // answer (the two travel on different ports, in no fixed order).
+        session.remote.stopSession().catch(() => undefined);
+        result = await this.withDeadline({ ...session, dead: new Promise<never>(() => undefined) }, () => session.task, 'stopSession');
+      }
     } finally {
-      this.closing = true;
-      this.session?.remote[Comlink.releaseProxy]?.();
-      this.session?.port.close();
+      session?.remote[Comlink.releaseProxy]?.();
+      session?.port.close();
       await this.pool.destroy();
     }
     return result;

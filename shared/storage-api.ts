@@ -105,6 +105,8 @@ export interface StorageStats {
   commitDurationMs: HistogramSnapshot;
   batchSize: HistogramSnapshot;
   lockWaitMs: HistogramSnapshot;
+  /** total milliseconds all commits spent in each phase (lock, fresh, apply, write, content, release) */
+  commitPhaseMs: Record<string, number>;
   /** filled in by the client (main thread): worker threads started again after a death */
   workerRestarts: number;
 }

@@ -23,6 +23,7 @@
  * call order); cross-process exclusion is the project lock's job, not ours.
  */
 import type { Adapter } from 'lowdb';
+import type { BigIntStats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { StorageError } from '../shared/errors.js';
 import type { FsOperation } from '../shared/storage-api.js';
@@ -33,6 +34,8 @@ import { makeTempName } from './temp-file-name.js';
 
 export { signatureOf, statSignature };
 
+
+
 export interface AtomicJsonFileOptions<T> {
   /** the file-I/O seam (default: the real file system) */
   fs?: FsSeam;
@@ -42,6 +45,12 @@ export interface AtomicJsonFileOptions<T> {
   stringify?: (data: T) => string;
   /** maintain `<file>.bak` holding the version before the latest write (default false) */
   keepBackup?: boolean;
+  /**
+   * refresh `.bak` at most this often (default 0: every write). Under a burst
+   * the backup may then be a version up to this old — still a good version,
+   * which is all recovery needs — and a commit saves three file operations.
+   */
+  backupIntervalMs?: number;
   /** overrides of the default retry policy (attempts, baseMs, maxMs, isTransient, onRetry) */
   retry?: Partial<RetryPolicy>;
   /** told of every retried I/O error, for the retries-by-code counters */
@@ -119,6 +128,8 @@ export class AtomicJsonFile<T> implements Adapter<T> {
   private readonly parse: (text: string) => T;
   private readonly stringify: (data: T) => string;
   private readonly keepBackup: boolean;
+  private readonly backupIntervalMs: number;
+  private lastBackupAt = -Infinity;
   private readonly retry: Partial<RetryPolicy>;
   private readonly onRetry: ((code: string, attempt: number) => void) | undefined;
   private readonly onWarning: ((warning: AtomicFileWarning) => void) | undefined;
@@ -139,6 +150,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     this.parse = options.parse;
     this.stringify = options.stringify ?? ((data: T) => JSON.stringify(data, null, 2));
     this.keepBackup = options.keepBackup ?? false;
+    this.backupIntervalMs = options.backupIntervalMs ?? 0;
     this.retry = options.retry ?? {};
     this.onRetry = options.onRetry;
     this.onWarning = options.onWarning;
@@ -328,24 +340,27 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     const temp = makeTempName(this.path);
     let file: FsFile | undefined;
     let created = false;
+    const targetMtime = this.targetMtime();
+    targetMtime.catch(() => undefined); // awaited below; a failure before then must not go unhandled
     try {
       state.step = 'open-temp';
       file = await this.fs.open(temp, 'wx');
       created = true;
       state.step = 'write-temp';
       await file.writeAll(buf);
-      await this.ensureNewerMtime(file, temp, state);
+      // fstat of the fd, not stat of a path: this is exactly the inode that the
+      // rename puts in place (rename and fsync keep ino, size and mtime; only ctime moves).
+      const signature = signatureOf(await this.ensureNewerMtime(file, temp, targetMtime, state));
       state.step = 'fsync-temp';
       await file.sync();
-      // fstat of the fd, not stat of a path: this is exactly the inode that the
-      // rename puts in place (rename keeps ino, size and mtime; only ctime moves).
-      state.step = 'stat-temp';
-      const signature = signatureOf(await file.stat());
       state.step = 'close-temp';
       const closing = file;
       file = undefined; // a failed close still releases the descriptor
       await closing.close();
-      if (this.keepBackup) await this.refreshBackup();
+      if (this.keepBackup && performance.now() - this.lastBackupAt >= this.backupIntervalMs) {
+        await this.refreshBackup();
+        this.lastBackupAt = performance.now();
+      }
       state.step = 'rename';
       await this.fs.rename(temp, this.path);
       created = false; // the temp name is gone: it is the target now
@@ -372,17 +387,17 @@ export class AtomicJsonFile<T> implements Adapter<T> {
    * increasing across versions. Costs one stat; a utimes only when needed
    * (clock tick not yet advanced, or a target mtime in the future).
    */
-  private async ensureNewerMtime(file: FsFile, temp: string, state: { step: WriteStep }): Promise<void> {
-    state.step = 'stat-target';
-    let previous: bigint;
-    try {
-      previous = (await this.fs.stat(this.path)).mtimeNs;
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return; // first version: nothing to be newer than
-      throw err;
-    }
+  private async ensureNewerMtime(
+    file: FsFile,
+    temp: string,
+    targetMtime: Promise<bigint | null>,
+    state: { step: WriteStep },
+  ): Promise<BigIntStats> {
     state.step = 'stat-temp';
-    if ((await file.stat()).mtimeNs > previous) return;
+    const written = await file.stat();
+    state.step = 'stat-target';
+    const previous = await targetMtime;
+    if (previous === null || written.mtimeNs > previous) return written;
     // utimes takes a Date (milliseconds) and Node passes it on as float
     // seconds, which can land a microsecond below the intended millisecond
     // (…807 ms arrives as …806.999 ms). Two milliseconds past the
@@ -390,7 +405,21 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     const mtime = new Date(Number(previous / 1_000_000n) + 2);
     state.step = 'utimes-temp';
     await this.fs.utimes(temp, new Date(), mtime);
+    state.step = 'stat-temp';
+    return file.stat();
   }
+
+  /** The target's mtime (null when there is none yet); started early so it overlaps the temp write. */
+  private async targetMtime(): Promise<bigint | null> {
+    try {
+      return (await this.fs.stat(this.path)).mtimeNs;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return null; // first version: nothing to be newer than
+      throw err;
+    }
+  }
+
+
 
   /**
    * Step 3: the current target becomes `<file>.bak`. Hard-linking gives the

@@ -86,6 +86,12 @@ interface PendingUsage {
 }
 
 const FLUSH_DELAY_MS = 25;
+/** gather: wait for returning callers at most this long, */
+const GATHER_MAX_MS = 4;
+/** and at most this share of the last commit's duration, */
+const GATHER_SHARE = 0.3;
+/** and only when the last commit ended this recently (else it is a new burst). */
+const GATHER_RECENT_MS = 50;
 
 export class ProjectStore {
   readonly mediaPath: string;
@@ -100,6 +106,9 @@ export class ProjectStore {
   private running: Promise<void> | null = null;
   /** the single commit running now, if any (reads wait for it, not for the whole queue) */
   private inFlight: Promise<void> | null = null;
+  /** the last batch committed: callers in flight when it ended, and how long it took (for gather) */
+  private lastBatch: { size: number; ms: number; endedAt: number } | null = null;
+  private gatherWaiter: { target: number; done: () => void } | null = null;
   private readonly pending = new Map<string, PendingUsage>();
   private externalChanges = 0;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -190,6 +199,7 @@ export class ProjectStore {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
       this.opts.counters.queueDepth++;
+      if (this.gatherWaiter && (this.queue.length >= this.gatherWaiter.target || op === FLUSH)) this.gatherWaiter.done();
       if (!this.running) this.running = this.drainQueue();
     });
   }
@@ -214,19 +224,58 @@ export class ProjectStore {
 
   private async drainQueue(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      for (;;) {
+        await this.gather();
+        if (this.queue.length === 0) break;
         // Group commit: everything that queued up while the previous commit ran goes out now.
         const batch = this.queue;
         this.queue = [];
+        const started = performance.now();
         this.inFlight = this.commitBatch(batch);
         await this.inFlight;
         this.inFlight = null;
         this.opts.counters.queueDepth -= batch.length;
+        // Callers in flight now: those just answered (they tend to come back)
+        // plus those that queued up meanwhile.
+        this.lastBatch = { size: batch.length + this.queue.length, ms: performance.now() - started, endedAt: performance.now() };
       }
     } finally {
       this.running = null;
       this.scheduleFlush();
     }
+  }
+
+  /**
+   * The callers a commit just acknowledged usually come straight back with
+   * their next operation (autosave loops, a client with C requests in flight).
+   * Starting the next commit with only the first of them would split them
+   * into alternating half-batches for good; waiting a fraction of a commit
+   * for them lets one commit carry all of them. The wait ends as soon as they
+   * are all here, is bounded (GATHER_MAX_MS, and a share of the last commit's
+   * time), and never applies to a caller that is alone or to a waiting read.
+   */
+  private gather(): Promise<void> {
+    const last = this.lastBatch;
+    if (
+      !last ||
+      this.closed ||
+      this.queue.length === 0 ||
+      this.queue.length >= last.size ||
+      performance.now() - last.endedAt > GATHER_RECENT_MS ||
+      this.queue.some((q) => q.op === FLUSH)
+    ) {
+      return Promise.resolve();
+    }
+    const waitMs = Math.min(GATHER_MAX_MS, Math.max(1, last.ms * GATHER_SHARE));
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.gatherWaiter = null;
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      this.gatherWaiter = { target: last.size, done };
+    });
   }
 
   /** Pending clean-ups with no further traffic are committed after a short pause. */
@@ -266,6 +315,14 @@ export class ProjectStore {
       return;
     }
     this.opts.counters.lockAcquired(handle.waitedMs);
+    const counters = this.opts.counters;
+    let mark = started;
+    const phase = (name: string) => {
+      const now = performance.now();
+      counters.phase(name, now - mark);
+      mark = now;
+    };
+    phase('lock');
     let failure: StorageError | null = null;
     let bytes = 0;
     let retries = 0;
@@ -273,6 +330,7 @@ export class ProjectStore {
     const content = new ContentActions();
     try {
       await this.ensureFresh(true);
+      phase('fresh');
       const state = this.committed();
       const draft = new DocumentDraft(state);
       const cleanups = await this.applyPendingUsage(draft);
@@ -286,6 +344,7 @@ export class ProjectStore {
       // A batch that writes content files commits media.json even when the
       // marks did not change: the new signature tells other processes that
       // content changed under their pending clean-ups (they re-derive then).
+      phase('apply');
       if (draft.dirty || content.size > 0) {
         const doc = draft.build();
         this.db.data = doc;
@@ -294,9 +353,11 @@ export class ProjectStore {
         committed = true;
         bytes = this.file.last?.bytes ?? 0;
         retries = this.file.last?.retries ?? 0;
+        phase('write');
       }
       for (const [source, entry] of cleanups) if (this.pending.get(source) === entry) this.pending.delete(source);
       await this.applyContentActions(content, batch);
+      phase('content');
     } catch (err) {
       failure = StorageError.from(err, 'STORAGE_IO');
       // The draft is dropped; memory stays at the last commit. If the failure
@@ -307,6 +368,7 @@ export class ProjectStore {
       await handle.release().catch((err: unknown) =>
         this.opts.logger.warn({ project: this.projectId, err }, 'could not release media.json lock'),
       );
+      phase('release');
     }
     const ms = performance.now() - started;
     if (failure) {

@@ -15,12 +15,18 @@ export class WorkerCounters {
   quarantines = 0;
   queueDepth = 0;
   private readonly retries: Record<string, number> = {};
+  /** total ms spent in each phase of all commits (where a commit's time goes) */
+  private readonly phases: Record<string, number> = {};
   private readonly commitMs = new Histogram([1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500]);
   private readonly batch = new Histogram([1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
   private readonly lockWaitMs = new Histogram([0.5, 1, 5, 10, 25, 50, 100, 250, 1000, 5000]);
 
   retry(code: string): void {
     this.retries[code] = (this.retries[code] ?? 0) + 1;
+  }
+
+  phase(name: string, ms: number): void {
+    this.phases[name] = (this.phases[name] ?? 0) + ms;
   }
 
   lockAcquired(waitedMs: number): void {
@@ -49,6 +55,7 @@ export class WorkerCounters {
       commitDurationMs: this.commitMs.snapshot(),
       batchSize: this.batch.snapshot(),
       lockWaitMs: this.lockWaitMs.snapshot(),
+      commitPhaseMs: { ...this.phases },
       workerRestarts: 0,
     };
   }
