@@ -45,12 +45,7 @@ export interface AtomicJsonFileOptions<T> {
   stringify?: (data: T) => string;
   /** maintain `<file>.bak` holding the version before the latest write (default false) */
   keepBackup?: boolean;
-  /**
-   * refresh `.bak` at most this often (default 0: every write). Under a burst
-   * the backup may then be a version up to this old — still a good version,
-   * which is all recovery needs — and a commit saves three file operations.
-   */
-  backupIntervalMs?: number;
+
   /** overrides of the default retry policy (attempts, baseMs, maxMs, isTransient, onRetry) */
   retry?: Partial<RetryPolicy>;
   /** told of every retried I/O error, for the retries-by-code counters */
@@ -128,8 +123,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
   private readonly parse: (text: string) => T;
   private readonly stringify: (data: T) => string;
   private readonly keepBackup: boolean;
-  private readonly backupIntervalMs: number;
-  private lastBackupAt = -Infinity;
+
   private readonly retry: Partial<RetryPolicy>;
   private readonly onRetry: ((code: string, attempt: number) => void) | undefined;
   private readonly onWarning: ((warning: AtomicFileWarning) => void) | undefined;
@@ -150,7 +144,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     this.parse = options.parse;
     this.stringify = options.stringify ?? ((data: T) => JSON.stringify(data, null, 2));
     this.keepBackup = options.keepBackup ?? false;
-    this.backupIntervalMs = options.backupIntervalMs ?? 0;
+
     this.retry = options.retry ?? {};
     this.onRetry = options.onRetry;
     this.onWarning = options.onWarning;
@@ -357,10 +351,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
       const closing = file;
       file = undefined; // a failed close still releases the descriptor
       await closing.close();
-      if (this.keepBackup && performance.now() - this.lastBackupAt >= this.backupIntervalMs) {
-        await this.refreshBackup();
-        this.lastBackupAt = performance.now();
-      }
+      if (this.keepBackup) await this.refreshBackup();
       state.step = 'rename';
       await this.fs.rename(temp, this.path);
       created = false; // the temp name is gone: it is the target now
