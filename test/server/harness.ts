@@ -16,6 +16,7 @@ import { createApp } from '../../server/app.js';
 import { loadConfig, type ServerConfig } from '../../server/config.js';
 import { StorageClient } from '../../server/storage-client.js';
 import { StorageError } from '../../shared/errors.js';
+import type { StorageOptions } from '../../shared/storage-api.js';
 import type { MediaRecord, ProjectInfo } from '../../shared/media-types.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -57,7 +58,7 @@ export interface UploadPart {
   field?: string;
 }
 
-export async function startServer(label: string, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+export async function startServer(label: string, env: NodeJS.ProcessEnv = {}, storageOptions: Partial<StorageOptions> = {}): Promise<TestServer> {
   const dataDir = await makeTempDir(label);
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env });
   const logs: Array<Record<string, unknown>> = [];
@@ -68,7 +69,7 @@ export async function startServer(label: string, env: NodeJS.ProcessEnv = {}): P
     },
   });
   const logger: Logger = pino({ level: 'warn' }, sink);
-  const storage = await StorageClient.start({ dataDir, logLevel: 'silent' });
+  const storage = await StorageClient.start({ dataDir, logLevel: 'silent', ...storageOptions });
   const app = createApp({ storage, dataDir, config, logger });
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -126,32 +127,33 @@ export function send(port: number, method: string, path: string, options: Reques
     body = JSON.stringify(options.json);
     headers['content-type'] ??= 'application/json';
   }
-  if (body !== undefined) headers['content-length'] ??= String(Buffer.byteLength(body));
+  if (body !== undefined && headers['transfer-encoding'] === undefined) headers['content-length'] ??= String(Buffer.byteLength(body));
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
-      res.on('end', () => {
-        const buf = Buffer.concat(chunks);
-        const text = buf.toString('utf8');
-        let parsed: Record<string, unknown> | undefined;
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: buf,
-          text,
-          get json() {
-            parsed ??= JSON.parse(text) as Record<string, unknown>;
-            return parsed;
-          },
-        });
-      });
+      res.on('end', () => resolve(makeRes(res.statusCode ?? 0, res.headers, Buffer.concat(chunks))));
     });
     req.on('error', reject);
     if (body !== undefined) req.write(body);
     req.end();
   });
+}
+
+function makeRes(status: number, headers: IncomingHttpHeaders, body: Buffer): Res {
+  const text = body.toString('utf8');
+  let parsed: Record<string, unknown> | undefined;
+  return {
+    status,
+    headers,
+    body,
+    text,
+    get json() {
+      parsed ??= JSON.parse(text) as Record<string, unknown>;
+      return parsed;
+    },
+  };
 }
 
 /** multipart/form-data encoding of `parts` (field `files` unless given). */
@@ -221,4 +223,40 @@ export function assertError(res: Res, status: number, code: string): void {
   if (body.code !== code) throw new Error(`expected code ${code}, got ${String(body.code)} (${res.text.slice(0, 300)})`);
   if (typeof body.error !== 'string' || body.error.length === 0) throw new Error(`error message missing: ${res.text}`);
   if (/\bat .+:\d+:\d+/.test(res.text)) throw new Error(`stack trace in response: ${res.text}`);
+}
+
+/**
+ * Sends `body` in 64 KB writes and stops writing as soon as a response
+ * arrives: how a browser behaves when a server refuses an upload early
+ * (413). Write errors after the response (the server closed the connection)
+ * are expected and ignored; an error before any response fails.
+ */
+export function sendEarlyAnswer(port: number, path: string, headers: Record<string, string>, body: Buffer): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, headers, agent: false }, (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', () => undefined); // the connection may be cut after the body; what was read is the answer
+      res.on('close', () => resolve(makeRes(res.statusCode ?? 0, res.headers, Buffer.concat(chunks))));
+    });
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    const CHUNK = 64 * 1024;
+    let offset = 0;
+    const pump = (): void => {
+      while (!answered && offset < body.byteLength) {
+        const piece = body.subarray(offset, offset + CHUNK);
+        offset += piece.byteLength;
+        if (!req.write(piece)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      if (!answered) req.end();
+    };
+    pump();
+  });
 }
