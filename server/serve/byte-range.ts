@@ -24,7 +24,9 @@ export function parseRange(header: string, size: number): RangeResult {
   }
   const start = Number(first);
   const end = last === '' ? size - 1 : Number(last);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) return { kind: 'none' };
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return { kind: 'none' };
+  // `bytes=10-5` is invalid (ignored); `bytes=<size>-` is valid but past the end (416).
+  if (last !== '' && end < start) return { kind: 'none' };
   if (start >= size) return { kind: 'unsatisfiable' };
   return { kind: 'range', start, end: Math.min(end, size - 1) };
 }
