@@ -443,6 +443,10 @@ export class AtomicJsonFile<T> implements Adapter<T> {
         this.parse((await this.fs.readFile(linkTemp)).toString('utf8'));
       }
       await this.fs.rename(linkTemp, this.backupPath);
+      // rename(2) between two links of one inode does nothing and succeeds:
+      // when `.bak` already is this version (the retry of a write whose rename
+      // failed), the link temp would be left behind. Normally it is gone (ENOENT).
+      await this.removeOwnTemp(linkTemp);
     } catch (err) {
       this.warn('backup-not-refreshed', backupName, err);
       await this.removeOwnTemp(linkTemp);
