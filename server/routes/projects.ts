@@ -1,19 +1,20 @@
 /** Project routes: create, list, get, delete. */
 import { z } from 'zod';
 import type { AppDeps, AppRouter } from '../http/app-deps.js';
-import { ID_PATTERN, requireId } from '../http/id-params.js';
+import { requireId } from '../http/id-params.js';
 import { readJsonBody } from '../http/json-body.js';
 import { validateBody } from '../http/validate-body.js';
 
 const CreateProject = z.object({
   name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
-  id: z.string().regex(ID_PATTERN, 'must be 1–64 letters, digits, "-" or "_"').optional(),
+  id: z.string().optional(),
 });
 
 export function projectRoutes(router: AppRouter, { storage, config }: AppDeps): void {
   router.post('/api/projects', async (ctx) => {
     const input = validateBody(CreateProject, await readJsonBody(ctx, config.jsonBodyLimit));
-    const project = await storage.createProject(input.id === undefined ? { name: input.name } : { name: input.name, id: input.id });
+    // An id, like every id, is checked against its pattern (INVALID_ID); absent, the storage derives one from the name.
+    const project = await storage.createProject(input.id === undefined ? { name: input.name } : { name: input.name, id: requireId(input.id, 'id') });
     ctx.status = 201;
     ctx.set('Location', `/api/projects/${project.id}`);
     ctx.body = project;
