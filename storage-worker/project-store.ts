@@ -149,6 +149,14 @@ export class ProjectStore {
   async open(): Promise<{ files: number; sweptTemps: number; sweptLocks: number; recovered: string | null }> {
     await this.opts.fs.mkdir(this.uploadsDir);
     const swept = await sweepLeftovers(this.uploadsDir, { fs: this.opts.fs, isThreadAlive: this.opts.isThreadAlive });
+    // Content files (pages, global widgets, theme, project.json) are written
+    // through temp files beside them too; a process killed mid-save leaves
+    // those behind in the project's own folders (found by the chaos harness).
+    for (const sub of ['', 'pages', join('pages', 'global')]) {
+      const more = await sweepLeftovers(join(this.dir, sub), { fs: this.opts.fs, isThreadAlive: this.opts.isThreadAlive });
+      swept.removedTemps.push(...more.removedTemps.map((name) => join('..', sub, name)));
+      swept.removedLocks.push(...more.removedLocks.map((name) => join('..', sub, name)));
+    }
     if (swept.removedTemps.length + swept.removedLocks.length > 0) {
       this.opts.logger.info(
         { project: this.projectId, removedTemps: swept.removedTemps, removedLocks: swept.removedLocks },
