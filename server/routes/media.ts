@@ -5,8 +5,6 @@
  * written before their records are committed, removed after their records
  * are deleted.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { StorageError } from '../../shared/errors.js';
@@ -17,10 +15,10 @@ import { ID_PATTERN, requireId } from '../http/id-params.js';
 import { readJsonBody } from '../http/json-body.js';
 import { stripHtml } from '../http/strip-html.js';
 import { validateBody } from '../http/validate-body.js';
-import { ioError } from '../io-error.js';
 import { receiveUploads } from '../upload/receive-uploads.js';
 import { binaryPathsOf, removeFiles } from '../upload/remove-binaries.js';
-import { MEDIA_FOLDERS, uploadsDirOf } from '../upload/upload-paths.js';
+import { ensureUploadFolders } from '../upload/upload-folders.js';
+import { uploadsDirOf } from '../upload/upload-paths.js';
 
 const text = z.string().max(5000, 'must be at most 5000 characters').nullable().optional();
 const MetadataBody = z.object({ alt: text, title: text, caption: text, description: text });
@@ -41,7 +39,7 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
   router.get(`${base}/media`, async (ctx) => {
     const json = await storage.listMediaJson(requireId(ctx.params.projectId, 'projectId'));
     ctx.type = 'application/json';
-    ctx.body = json;
+    ctx.body = Buffer.from(json.buffer, json.byteOffset, json.byteLength);
   });
 
   router.post(`${base}/media`, async (ctx) => {
@@ -56,11 +54,7 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
     // An unknown project is refused before a byte of the body is stored.
     await storage.getProject(projectId);
     const uploadsDir = uploadsDirOf(dataDir, projectId);
-    try {
-      await Promise.all(MEDIA_FOLDERS.map((f) => mkdir(join(uploadsDir, f), { recursive: true })));
-    } catch (err) {
-      throw ioError(err, 'Creating the upload folders');
-    }
+    await ensureUploadFolders(uploadsDir, projectId);
 
     const { prepared, rejected } = await receiveUploads(ctx.req, {
       uploadsDir,

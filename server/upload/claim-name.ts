@@ -30,7 +30,10 @@ export async function claimName(dir: string, slug: string, ext: string): Promise
       const handle = await open(path, 'wx', 0o644);
       return { filename, path, handle };
     } catch (err) {
-      if (errnoCode(err) === 'EEXIST') continue;
+      const errno = errnoCode(err);
+      if (errno === 'EEXIST') continue;
+      // The folder vanished under us: the project was deleted during the upload.
+      if (errno === 'ENOENT') throw new StorageError('PROJECT_NOT_FOUND', 'the project was deleted during the upload');
       throw ioError(err, `Creating ${filename}`);
     }
   }

@@ -5,6 +5,8 @@
  * decompression bombs, a failed commit removing its binaries, and metadata.
  */
 import { readFile, stat } from 'node:fs/promises';
+import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { suite } from 'uvu';
@@ -39,6 +41,15 @@ Upload.after(async () => {
 });
 
 const dir = (): string => uploadsDir(server, P);
+
+/** Polls `check` every 20 ms for up to 3 s. */
+async function waitFor(check: () => Promise<boolean>): Promise<boolean> {
+  for (let i = 0; i < 150; i++) {
+    if (await check()) return true;
+    await sleep(20);
+  }
+  return false;
+}
 
 /** Checks a record field by field against what was sent. */
 function checkRecord(r: MediaRecord, expected: { originalName: string; type: string; folder: string; size: number; filename?: string }): void {
@@ -215,6 +226,22 @@ Upload('a request over the hard cap is 413, declared or chunked, and leaves noth
   const chunked = await sendEarlyAnswer(server.port, path, { 'content-type': form.contentType, 'transfer-encoding': 'chunked' }, form.body);
   assertError(chunked, 413, 'PAYLOAD_TOO_LARGE');
   assert.is(await hashTree(server.dataDir), before, 'nothing of the refused request stayed');
+});
+
+Upload('a client that disconnects mid-upload leaves nothing behind, and the server keeps serving', async () => {
+  const before = await listTree(dir());
+  const form = multipart([{ filename: 'cut.png', data: Buffer.concat([await raster('png', 10, 10), Buffer.alloc(900 * KB, 3)]) }]);
+  const req = http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: `/api/media/projects/${P}/media`, agent: false, headers: { 'content-type': form.contentType, 'content-length': String(form.body.byteLength) } });
+  req.on('error', () => undefined); // we are the ones cutting it
+  req.write(form.body.subarray(0, 400 * KB));
+  // Wait until the server has claimed a name for it: the cut must happen mid-file.
+  const claimed = await waitFor(async () => (await listTree(dir())).some((f) => f.startsWith('images/cut')));
+  assert.ok(claimed, 'the upload reached the disk before the cut');
+  req.destroy();
+  const cleaned = await waitFor(async () => (await listTree(dir())).join() === before.join());
+  assert.ok(cleaned, 'the partial file was removed');
+  const next = await server.upload(P, [{ filename: 'after-cut.png', data: await raster('png', 8, 8) }]);
+  assert.is(next.status, 201, next.text);
 });
 
 Upload('10 concurrent uploads of photo.jpg get 10 distinct names with their own bytes intact', async () => {

@@ -1,0 +1,27 @@
+/**
+ * Makes sure a project's upload folders exist before an upload claims names
+ * in them. Deliberately not `mkdir -p`: a project deleted while the request
+ * was on its way must not be brought back as an empty directory (the storage
+ * treats any directory under projects/ as a project). Only `uploads/` and
+ * its four folders are created, and only inside an existing project
+ * directory.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StorageError } from '../../shared/errors.js';
+import { errnoCode } from '../../storage-worker/fs-seam.js';
+import { ioError } from '../io-error.js';
+import { MEDIA_FOLDERS } from './upload-paths.js';
+
+export async function ensureUploadFolders(uploadsDir: string, projectId: string): Promise<void> {
+  for (const dir of [uploadsDir, ...MEDIA_FOLDERS.map((f) => join(uploadsDir, f))]) {
+    try {
+      await mkdir(dir);
+    } catch (err) {
+      const errno = errnoCode(err);
+      if (errno === 'EEXIST') continue;
+      if (errno === 'ENOENT') throw new StorageError('PROJECT_NOT_FOUND', `no project with id ${projectId}`, { projectId });
+      throw ioError(err, 'Creating the upload folders');
+    }
+  }
+}
