@@ -7,6 +7,7 @@ import type { VariantName } from './variants/variant.js';
 
 export const ALL_VARIANTS: readonly VariantName[] = [
   'mediastore-client',
+  'mediastore-client-save',
   'mediastore-http',
   'seed-approach',
   'sqlite-full',

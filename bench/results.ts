@@ -74,6 +74,8 @@ export interface CellSummary {
     clientVsSqliteFull?: Spread;
     clientVsIdeal?: Spread;
     httpVsClient?: Spread;
+    /** HTTP page saves against the same page saves through the client: the cost of the HTTP layer alone */
+    httpVsClientSave?: Spread;
     httpVsSeed?: Spread;
   };
 }

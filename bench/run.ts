@@ -43,7 +43,11 @@ async function makeVariant(name: VariantName, scratch: string, opts: BenchOption
       return new SqliteVariant(join(scratch, 'sqlite'), 'NORMAL');
     case 'mediastore-client': {
       const { MediastoreClientVariant } = await import('./variants/mediastore-client.js');
-      return new MediastoreClientVariant(join(scratch, 'client-data'));
+      return new MediastoreClientVariant(join(scratch, 'client-data'), 'setUsage');
+    }
+    case 'mediastore-client-save': {
+      const { MediastoreClientVariant } = await import('./variants/mediastore-client.js');
+      return new MediastoreClientVariant(join(scratch, 'client-save-data'), 'saveContent');
     }
     case 'mediastore-http': {
       const { MediastoreHttpVariant } = await import('./variants/mediastore-http.js');

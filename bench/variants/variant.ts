@@ -7,6 +7,7 @@ import type { Dataset, UsageOp } from '../workload.js';
 
 export type VariantName =
   | 'mediastore-client'
+  | 'mediastore-client-save'
   | 'mediastore-http'
   | 'seed-approach'
   | 'sqlite-full'

@@ -79,7 +79,7 @@ Bench('quick run of two cells: every variant runs without errors and the JSON ho
     assert.is(results.summary.length, 2);
     for (const cell of results.summary) {
       assert.equal(Object.keys(cell.variants).sort(), [...ALL_VARIANTS].sort());
-      for (const key of ['clientVsSeed', 'clientVsSqliteFull', 'clientVsIdeal', 'httpVsClient'] as const) {
+      for (const key of ['clientVsSeed', 'clientVsSqliteFull', 'clientVsIdeal', 'httpVsClient', 'httpVsClientSave'] as const) {
         assert.type(cell.ratios[key]?.median, 'number', `${key} missing at C=${cell.concurrency}`);
       }
       assert.type(cell.idealOpsPerSec?.median, 'number');
