@@ -70,7 +70,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     quick,
     reps: quick ? 1 : 3,
     warmupMs: quick ? 150 : 500,
-    durationMs: quick ? 400 : 3000,
+    durationMs: quick ? 400 : 2500,
     cells: [...DEFAULT_CELLS],
     variants: [...ALL_VARIANTS],
     readNs: [1000, 10000],

@@ -217,6 +217,23 @@ export function render(results: BenchResults): string {
     const m = (k: keyof FloorRecord['medianMs']): string => num(median(fs.map((f) => f.medianMs[k])));
     return `N=${n}: ${m('total')} ms = stringify ${m('stringify')} + write ${m('write')} + fsync ${m('fsync')} + rename ${m('rename')} + dir fsync ${m('dirFsync')}`;
   });
+  const phaseRows = results.summary.flatMap((cell) =>
+    (['mediastore-client', 'mediastore-client-save'] as const).flatMap((variant) => {
+      const mine = results.runs.filter(
+        (r) => r.variant === variant && r.concurrency === cell.concurrency && r.n === cell.n && r.phaseMsPerCommit,
+      );
+      if (mine.length === 0) return [];
+      const phases = [...new Set(mine.flatMap((r) => Object.keys(r.phaseMsPerCommit ?? {})))];
+      const parts = phases.map((p) => `${p} ${num(median(mine.map((r) => r.phaseMsPerCommit?.[p] ?? NaN)))}`);
+      return [`  C=${cell.concurrency} N=${cell.n} ${variant}: ${parts.join(' + ')}`];
+    }),
+  );
+  if (phaseRows.length) {
+    out.push('');
+    out.push('mediastore commit phases (ms per commit, medians over repetitions, as the storage worker times them):');
+    out.push(...phaseRows);
+  }
+
   if (floorParts.length) {
     out.push('');
     out.push('Floor (durable whole-document commit, medians over all its measurements):');

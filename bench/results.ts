@@ -18,6 +18,8 @@ export interface RunRecord {
   commitsPerOp?: number;
   /** mean duration of one commit as the storage worker times it */
   meanCommitMs?: number;
+  /** mean milliseconds per commit in each phase, as the storage worker times them */
+  phaseMsPerCommit?: Record<string, number>;
 }
 
 export interface FloorRecord {

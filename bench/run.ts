@@ -89,6 +89,13 @@ async function measureRun(
     if (before.commitMsTotal !== undefined && after.commitMsTotal !== undefined && record.commits > 0) {
       record.meanCommitMs = (after.commitMsTotal - before.commitMsTotal) / record.commits;
     }
+    if (before.phaseMsTotal && after.phaseMsTotal && record.commits > 0) {
+      const phases: Record<string, number> = {};
+      for (const [phase, total] of Object.entries(after.phaseMsTotal)) {
+        phases[phase] = (total - (before.phaseMsTotal[phase] ?? 0)) / record.commits;
+      }
+      record.phaseMsPerCommit = phases;
+    }
   }
   return record;
 }

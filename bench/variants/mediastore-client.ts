@@ -78,7 +78,12 @@ export class MediastoreClientVariant implements Variant {
               },
         counters: async () => {
           const s = await storage.stats();
-          return { commits: s.commits, operations: s.operations, commitMsTotal: s.commitDurationMs.sum };
+          return {
+            commits: s.commits,
+            operations: s.operations,
+            commitMsTotal: s.commitDurationMs.sum,
+            phaseMsTotal: { ...s.commitPhaseMs },
+          };
         },
         reads:
           this.operation === 'setUsage'

@@ -19,6 +19,8 @@ export interface CommitCounters {
   operations: number;
   /** sum of commit durations as the worker times them (ms), when known */
   commitMsTotal?: number;
+  /** sum of milliseconds spent in each commit phase (lock, fresh, apply, write, …), when known */
+  phaseMsTotal?: Record<string, number>;
 }
 
 /** One system loaded with one dataset, ready to take operations. */
