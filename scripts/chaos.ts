@@ -43,6 +43,8 @@ const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGUSR2', 'SIGINT', 'SIGKILL'];
 /** A graceful stop must finish well within the server's deadline (10 s by default). */
 const EXIT_TIMEOUT_MS = 15_000;
 const READY_TIMEOUT_MS = 20_000;
+/** leftover-sweep.ts keeps a dead pid's temp file younger than this (5 s), plus a margin */
+const TEMP_MIN_AGE_MS = 5500;
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = { restarts: 200, clients: 4, projects: 2, keep: false, quiet: false, logDir: undefined };
@@ -83,6 +85,7 @@ class ChaosRun {
   readonly http: ChaosHttp;
   private readonly projects: string[] = [];
   private stopped = false;
+  private lastKillAt = 0;
 
   constructor(
     private readonly opts: Options,
@@ -137,6 +140,11 @@ class ChaosRun {
     // Stop everything gracefully, then the clean final start.
     for (const s of this.fleet.alive()) this.fleet.signal(s, 'SIGTERM');
     for (const s of this.fleet.alive()) await this.awaitExit(s);
+    // The start-up sweep keeps a dead process's temp file while it is younger
+    // than 5 s (it cannot tell a dead pid from one on another host sharing
+    // the folder); give the last SIGKILL's leftovers that age first.
+    const sinceKill = Date.now() - this.lastKillAt;
+    if (sinceKill < TEMP_MIN_AGE_MS) await sleep(TEMP_MIN_AGE_MS - sinceKill);
     const final = await this.start(this.ports[0]);
     if (!final) return;
     await this.checkLeftovers((pid) => pid !== final.pid, 'after the clean final start');
@@ -223,6 +231,7 @@ class ChaosRun {
       const got = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
       this.report.check(expected.includes(got), () => `server #${server.seq} (pid ${server.pid}) after ${sent}: exited with ${got}, expected ${expected.join(' or ')}`);
     }
+    if (server.signalSent === 'SIGKILL') this.lastKillAt = Date.now();
     await this.checkMediaFiles(`after server #${server.seq} got ${server.signalSent}`);
   }
 
@@ -250,6 +259,14 @@ async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mediastore-chaos-'));
   const ports: [number, number] = [await freePort(), await freePort()];
   const run = new ChaosRun(opts, dataDir, ports, entry);
+  // Stopped from outside (Ctrl-C, a test's timeout): the servers are our
+  // children and must not outlive the harness.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`chaos: ${signal}, stopping servers (data dir kept: ${dataDir})`);
+      void run.cleanup().finally(() => process.exit(130));
+    });
+  }
   if (!opts.quiet) console.log(`chaos: ${opts.restarts} restarts, ${opts.clients} clients, ${opts.projects} projects, data dir ${dataDir}, ports ${ports.join(' and ')}`);
   try {
     await run.run();
