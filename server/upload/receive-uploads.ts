@@ -47,16 +47,24 @@ export async function receiveUploads(req: IncomingMessage, options: UploadOption
   }
 
   const tasks: Array<Promise<FileOutcome>> = [];
+  const track = (task: Promise<FileOutcome>): void => {
+    // A file can fail (disk error) while later parts are still streaming; its
+    // rejection is collected by allSettled below, but only after the whole
+    // body is read — mark it handled now so Node does not treat it as an
+    // unhandled rejection in the meantime.
+    task.catch(() => undefined);
+    tasks.push(task);
+  };
   let files = 0;
   parser.on('file', (field, stream, info) => {
     files += 1;
     const originalName = cleanOriginalName(info.filename);
     if (field !== options.field) {
-      tasks.push(drainAndReject(stream, { originalName, code: 'UNEXPECTED_FIELD', reason: `Files are expected in the \`${options.field}\` field, not \`${field}\`` }));
+      track(drainAndReject(stream, { originalName, code: 'UNEXPECTED_FIELD', reason: `Files are expected in the \`${options.field}\` field, not \`${field}\`` }));
     } else if (files > options.maxFiles) {
-      tasks.push(drainAndReject(stream, { originalName, code: 'TOO_MANY_FILES', reason: `At most ${options.maxFiles} files per request; this one was not stored` }));
+      track(drainAndReject(stream, { originalName, code: 'TOO_MANY_FILES', reason: `At most ${options.maxFiles} files per request; this one was not stored` }));
     } else {
-      tasks.push(new FileReceiver(options, originalName).receive(stream));
+      track(new FileReceiver(options, originalName).receive(stream));
     }
   });
 

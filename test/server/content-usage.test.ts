@@ -168,7 +168,7 @@ Content('usage of unknown file or project is 404; bad file id is 400', async () 
 
 Content('autosave bursts: page + header + footer in parallel, several clients, many rounds → exact usedIn', async () => {
   const CLIENTS = 3;
-  const ROUNDS = 12;
+  const ROUNDS = 20;
   let seed = 12345;
   const random = (): number => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;

@@ -4,7 +4,7 @@
  * with nothing left on disk, unique names under concurrency, unsafe SVG,
  * decompression bombs, a failed commit removing its binaries, and metadata.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -79,6 +79,7 @@ Upload('every accepted type in one request: records, folders, bytes, dimensions,
     svg: svg(),
     mp4: mp4(4096),
     mp3: mp3(),
+    mp3Art: mp3(4, 20_000),
     pdf: pdf(),
   };
   const res = await server.upload(P, [
@@ -89,11 +90,12 @@ Upload('every accepted type in one request: records, folders, bytes, dimensions,
     { filename: 'logo.svg', data: samples.svg },
     { filename: 'clip.mp4', data: samples.mp4 },
     { filename: 'song.mp3', data: samples.mp3 },
+    { filename: 'cover-art.mp3', data: samples.mp3Art },
     { filename: 'doc.pdf', data: samples.pdf },
   ]);
   assert.is(res.status, 201, res.text);
   assert.equal(Object.keys(res.json).sort(), ['message', 'processedFiles', 'rejectedFiles']);
-  assert.is(res.json.message, '8 files uploaded');
+  assert.is(res.json.message, '9 files uploaded');
   assert.equal(res.json.rejectedFiles, []);
   const byName = new Map(processed(res).map((r) => [r.originalName, r]));
 
@@ -105,6 +107,7 @@ Upload('every accepted type in one request: records, folders, bytes, dimensions,
     ['logo.svg', 'svg', 'image/svg+xml', 'images', 'logo.svg', 120, 80, []],
     ['clip.mp4', 'mp4', 'video/mp4', 'videos', 'clip.mp4', null, null, []],
     ['song.mp3', 'mp3', 'audio/mpeg', 'audios', 'song.mp3', null, null, []],
+    ['cover-art.mp3', 'mp3Art', 'audio/mpeg', 'audios', 'cover-art.mp3', null, null, []],
     ['doc.pdf', 'pdf', 'application/pdf', 'files', 'doc.pdf', null, null, []],
   ];
   const widths: Record<string, number> = { thumb: 150, small: 480, medium: 1024, large: 1920 };
@@ -376,6 +379,27 @@ Upload('a failed commit removes the binaries it wrote: EIO → 503 with Retry-Af
   // And the next upload after the fault clears succeeds.
   const ok = await server.upload(P, files);
   assert.is(ok.status, 201, ok.text);
+});
+
+Upload('a disk error while storing one file fails the request with 503 and removes the other files too', async () => {
+  await server.createProject('Broken', 'broken');
+  const uploads = join(server.dataDir, 'projects', 'broken', 'uploads');
+  await rm(join(uploads, 'images'), { recursive: true, force: true });
+  // A plain file where the images folder should be: creating anything in it fails (ENOTDIR), even for root.
+  await writeFile(join(uploads, 'images'), 'not a folder');
+  const res = await server.upload('broken', [
+    { filename: 'first.png', data: await raster('png', 8, 8) },
+    // Large enough to still be streaming when the first file's failure settles.
+    { filename: 'second.mp4', data: mp4(60 * KB) },
+    { filename: 'third.pdf', data: pdf(30 * KB) },
+  ]);
+  assertError(res, 503, 'STORAGE_IO');
+  assert.is(res.headers['retry-after'], '1');
+  assert.not.match(res.text, /ENOTDIR|broken\/uploads/);
+  const left = (await listTree(uploads)).filter((f) => f.includes('/'));
+  assert.equal(left, [], 'the video and PDF written for the request were removed');
+  const media = await server.request('GET', '/api/media/projects/broken/media');
+  assert.equal(media.json, { files: [] });
 });
 
 Upload('metadata: per-type fields, HTML stripped, response shape, failures', async () => {
