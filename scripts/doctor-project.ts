@@ -1,0 +1,141 @@
+/**
+ * The doctor's examination of one project, through the storage API (same
+ * worker code, same locks as the server, so it is safe while a server runs):
+ *
+ * - opening the project validates media.json (a corrupt one is quarantined
+ *   and restored from its backup by the worker, or the project is refused);
+ * - every record's original and size variants must exist on disk;
+ * - every file in the upload folders must belong to a record; the others are
+ *   orphans (an interrupted upload, a delete whose server died before it
+ *   removed the bytes). One younger than the minimum age may be an upload in
+ *   progress (bytes are written before the record is committed) and is only
+ *   listed.
+ *
+ * With `fix`: usage is rebuilt from the saved content, and orphans older than
+ * the minimum age are removed (the record list is read again just before, so
+ * a record committed meanwhile keeps its file).
+ */
+import { readdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StorageError } from '../shared/errors.js';
+import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
+import type { StorageApi } from '../shared/storage-api.js';
+import { folderOfPath, MEDIA_FOLDERS, uploadsDirOf } from '../server/upload/upload-paths.js';
+
+export interface Orphan {
+  /** `images/name.png` */
+  file: string;
+  ageMs: number;
+  removed: boolean;
+}
+
+export interface ProjectReport {
+  project: string;
+  /** null when the project could not be opened */
+  files: number | null;
+  /** why the project could not be opened (code and message) */
+  error?: { code: string; message: string };
+  /** records whose original or a size variant is missing: `<record filename>: <missing path>` */
+  missing: string[];
+  orphans: Orphan[];
+  /** set when `fix` rebuilt usage */
+  usageRebuilt?: { sources: number; filesInUse: number };
+}
+
+export interface ExamineOptions {
+  fix: boolean;
+  /** orphans younger than this are listed, never removed (default one hour) */
+  orphanMinAgeMs: number;
+}
+
+export async function examineProject(
+  storage: Pick<StorageApi, 'listMedia' | 'refreshUsage'>,
+  dataDir: string,
+  project: string,
+  options: ExamineOptions,
+): Promise<ProjectReport> {
+  const report: ProjectReport = { project, files: null, missing: [], orphans: [] };
+  let doc: MediaDocument;
+  try {
+    doc = await storage.listMedia(project);
+  } catch (err) {
+    const e = StorageError.from(err);
+    report.error = { code: e.code, message: e.message };
+    return report;
+  }
+  report.files = doc.files.length;
+  const uploads = uploadsDirOf(dataDir, project);
+
+  for (const rec of doc.files) {
+    for (const path of recordPaths(rec)) {
+      const where = folderOfPath(path);
+      if (!where || !(await exists(join(uploads, where.folder, where.filename)))) report.missing.push(`${rec.filename}: ${path}`);
+    }
+  }
+
+  if (options.fix) report.usageRebuilt = await storage.refreshUsage(project);
+
+  const referenced = referencedFiles(doc);
+  const now = Date.now();
+  const candidates: Orphan[] = [];
+  for (const folder of MEDIA_FOLDERS) {
+    let names: string[];
+    try {
+      names = await readdir(join(uploads, folder));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // a folder never created
+      throw err;
+    }
+    for (const name of names) {
+      const file = `${folder}/${name}`;
+      if (referenced.has(file)) continue;
+      const info = await stat(join(uploads, folder, name)).catch(() => null);
+      if (!info?.isFile()) continue; // removed meanwhile, or not a file
+      candidates.push({ file, ageMs: now - info.mtimeMs, removed: false });
+    }
+  }
+
+  let refs = referenced;
+  const old = candidates.filter((o) => o.ageMs >= options.orphanMinAgeMs);
+  if (options.fix && old.length > 0) {
+    // Read the records again right before removing: only what is still unreferenced goes.
+    refs = referencedFiles(await storage.listMedia(project));
+    for (const orphan of old) {
+      if (refs.has(orphan.file)) continue;
+      try {
+        await unlink(join(uploads, orphan.file));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // ENOENT: gone already
+      }
+      orphan.removed = true;
+    }
+  }
+  report.orphans = candidates.filter((o) => !refs.has(o.file));
+  return report;
+}
+
+function recordPaths(rec: MediaRecord): string[] {
+  return [rec.path, ...Object.values(rec.sizes ?? {}).map((v) => v.path)];
+}
+
+/** `images/name.png` of every original and size variant the document names. */
+function referencedFiles(doc: MediaDocument): Set<string> {
+  const out = new Set<string>();
+  for (const rec of doc.files) {
+    for (const path of recordPaths(rec)) {
+      const where = folderOfPath(path);
+      if (where) out.add(`${where.folder}/${where.filename}`);
+    }
+  }
+  return out;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The maintenance command (scripts/doctor.ts) as a child process, run while
+ * another storage client (standing in for a live server) holds the same data
+ * dir open and keeps writing: it lists records whose bytes are missing and
+ * binaries no record references, and with --fix rebuilds usage and removes
+ * only the orphans older than the minimum age.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { mkdir, utimes, writeFile, access } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StorageClient } from '../../server/storage-client.js';
+import { makeImageRecords } from '../helpers/media-records.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+const DOCTOR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'doctor.js');
+
+const Doctor = suite('doctor');
+
+interface Run {
+  code: number | null;
+  out: string;
+  report: { problems: number; projects: Array<{ project: string; missing: string[]; orphans: Array<{ file: string; removed: boolean }>; usageRebuilt?: unknown; error?: { code: string } }> };
+}
+
+function runDoctor(dataDir: string, ...args: string[]): Promise<Run> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [DOCTOR, '--data-dir', dataDir, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', rej);
+    child.on('exit', (code) => {
+      // The worker's own JSON log lines (warnings) may precede the report; the report is the last JSON document.
+      const start = out.indexOf('{\n');
+      if (start < 0) return rej(new Error(`no report (exit ${code}):\n${out}\n${err}`));
+      res({ code, out, report: JSON.parse(out.slice(start)) as Run['report'] });
+    });
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Doctor('lists missing bytes and orphans; --fix rebuilds usage and removes only old orphans, beside a live writer', async () => {
+  const dir = await makeTempDir('doctor');
+  const live = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+  try {
+    await live.createProject({ name: 'Site', id: 'site' });
+    const images = join(dir, 'projects/site/uploads/images');
+    const [good, missing] = makeImageRecords(2, 'pic');
+    const goodSizes = Object.values(good!.sizes);
+    // `good` has every file; `missing` has its original but lost its thumb.
+    for (const name of [good!.filename, ...goodSizes.map((v) => v.filename), missing!.filename]) {
+      await writeFile(join(images, name), 'bytes');
+    }
+    for (const v of Object.values(missing!.sizes)) if (!v.filename.includes('thumb')) await writeFile(join(images, v.filename), 'bytes');
+    await live.addMedia('site', [good!, missing!]);
+
+    // Two orphans: one two hours old (removable), one fresh (maybe an upload in progress).
+    await writeFile(join(images, 'old-orphan.png'), 'x');
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await utimes(join(images, 'old-orphan.png'), twoHoursAgo, twoHoursAgo);
+    await writeFile(join(images, 'new-orphan.png'), 'x');
+    await mkdir(join(dir, 'projects/site/uploads/files'), { recursive: true });
+
+    // Stale usage: a source that has no saved content claims `good`.
+    await live.setUsage('site', 'ghost', [good!.path]);
+
+    const check = await runDoctor(dir);
+    assert.is(check.code, 1, check.out);
+    const site = check.report.projects.find((p) => p.project === 'site')!;
+    assert.equal(site.missing, [`${missing!.filename}: ${missing!.sizes.thumb!.path}`]);
+    assert.equal(site.orphans.map((o) => o.file).sort(), ['images/new-orphan.png', 'images/old-orphan.png']);
+    assert.ok(site.orphans.every((o) => !o.removed));
+    assert.is(site.usageRebuilt, undefined);
+    assert.ok(await exists(join(images, 'old-orphan.png')), 'a check without --fix removed a file');
+    assert.equal((await live.getMedia('site', good!.id)).usedIn, ['ghost'], 'a check without --fix changed usage');
+
+    // --fix while the live client keeps writing to the same project.
+    const writes = (async () => {
+      for (let i = 0; i < 20; i++) await live.updateMetadata('site', missing!.id, { alt: `edit ${i}` });
+    })();
+    const fixed = await runDoctor(dir, '--fix');
+    await writes;
+    const after = fixed.report.projects.find((p) => p.project === 'site')!;
+    assert.equal(after.orphans.map((o) => `${o.file}:${o.removed}`).sort(), ['images/new-orphan.png:false', 'images/old-orphan.png:true']);
+    assert.ok(after.usageRebuilt, 'usage not rebuilt');
+    assert.not.ok(await exists(join(images, 'old-orphan.png')));
+    assert.ok(await exists(join(images, 'new-orphan.png')), 'a young orphan was removed');
+    assert.ok(await exists(join(images, good!.filename)));
+    assert.equal((await live.getMedia('site', good!.id)).usedIn, [], 'usage of a source without content survived the rebuild');
+    assert.is((await live.getMedia('site', missing!.id)).metadata.alt, 'edit 19', 'a write of the live client was lost');
+    // The missing thumb is not the doctor's to invent: still a problem.
+    assert.is(fixed.code, 1);
+    assert.is(fixed.report.problems, 1);
+
+    // Without the broken record, only the young orphan is left: not a problem.
+    await live.deleteMedia('site', [missing!.id]);
+    const clean = await runDoctor(dir);
+    assert.is(clean.code, 0, clean.out);
+    assert.is(clean.report.problems, 0);
+  } finally {
+    await live.close();
+    await removeTempDir(dir);
+  }
+});
+
+Doctor('a project whose media.json is corrupt with no backup is reported, not emptied', async () => {
+  const dir = await makeTempDir('doctor-corrupt');
+  try {
+    const setup = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+    await setup.createProject({ name: 'Broken', id: 'broken' });
+    await setup.close();
+    const media = join(dir, 'projects/broken/uploads/media.json');
+    await writeFile(media, '{"files": [ {"id": ');
+    await writeFile(`${media}.bak`, 'not json either');
+    const run = await runDoctor(dir);
+    assert.is(run.code, 1, run.out);
+    const broken = run.report.projects.find((p) => p.project === 'broken')!;
+    assert.is(broken.error?.code, 'CORRUPT_DOCUMENT');
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
+Doctor.run();
