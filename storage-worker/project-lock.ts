@@ -1,0 +1,409 @@
+/**
+ * `ProjectLock`: the cross-process lock of one project's media library
+ * (`<project>/uploads/media.json.lock`), held across each commit's
+ * read-check-modify-write so two processes (an old and a new server during a
+ * hot reload, a maintenance script) never interleave their commits.
+ *
+ * ## Taking the lock
+ * The stamp (pid, hostname, process start time, thread id, time, nonce) is
+ * written to a unique temp file, which is then `link()`ed onto the lock name.
+ * `link` fails with EEXIST while a lock exists, and when it succeeds the lock
+ * appears complete with its stamp: `open(wx)` + `write` would leave an EMPTY
+ * lock if the process died between the two, and nobody could tell whose it is.
+ * While holding, the holder refreshes the lock's mtime every staleMs/3, so a
+ * live holder's lock never looks old.
+ *
+ * ## Stale locks
+ * A lock is stale when its holder is dead (same host: pid gone, a zombie, or
+ * the pid now belongs to a process with another start time) or its mtime is
+ * older than staleMs (a holder on another host, a stuck holder, a garbled
+ * file). "Read the stamp, see it is stale, unlink" is NOT safe with several
+ * waiters: B reads stale S, A unlinks S and links its fresh lock L, then B
+ * unlinks L — and A and B both hold. So removal goes through claims:
+ *
+ *   The right to remove one file INSTANCE — named by its key: the stamp's
+ *   nonce, or inode+mtime+size for a garbled file — belongs to whoever created
+ *   `<lock>.break.<key>` (the claim), created with the same temp + link()
+ *   trick, so exactly one party wins it. Under the claim, the claimant
+ *   re-reads the lock, checks that it is STILL that instance and STILL stale
+ *   (a refreshed mtime makes it fresh again), unlinks it, then removes its
+ *   claim. A late breaker that judged the same instance stale either finds the
+ *   claim taken (and goes back to waiting) or, once it is gone, re-reads a
+ *   different lock and leaves it alone — nonces never repeat, so an instance
+ *   once removed is never "still there".
+ *
+ *   The holder releases its own lock the same way (under the claim on its own
+ *   nonce), so a release and a takeover can never both unlink: whatever sits
+ *   at the lock name is only ever unlinked by the one holder of that
+ *   instance's claim.
+ *
+ *   A claim whose creator died (or that is older than CLAIM_STALE_MS) is
+ *   removed by the same rule one level up: whoever creates
+ *   `<lock>.break.<key of that claim>` may remove it. Every level is a fresh,
+ *   never-reused name, so each has exactly one winner; depth is bounded and
+ *   the leftover sweep removes claims of dead processes.
+ *
+ * ## Remaining assumptions
+ * - Same-host liveness is exact (kill(pid, 0) + start time from /proc). A
+ *   holder on ANOTHER host is judged by age only, so clocks must roughly agree
+ *   and the file system must support link() (NFS does; some SMB mounts don't).
+ * - A live process never stalls (event loop blocked, SIGSTOP, VM pause) for
+ *   longer than staleMs while holding the lock (its refresh would stop and the
+ *   lock be taken over — `verify()` and `onCompromised` report it), nor for
+ *   longer than CLAIM_STALE_MS / 2 in the few microseconds between checking
+ *   its claim's age and acting under it. These are the only ways two parties
+ *   could act on one instance at once.
+ * - A crash while holding a claim delays a takeover by at most one retry,
+ *   never blocks it: a dead claimant is seen at once on the same host.
+ *
+ * All file I/O goes through the FsSeam, so tests can fail any step.
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StorageError } from '../shared/errors.js';
+import { errnoCode, realFs, type FsSeam } from './fs-seam.js';
+import { claimPath, makeStamp, observeLock, serializeStamp, type LockStamp, type ObservedLock } from './lock-stamp.js';
+import { holderState, type HolderStateOptions } from './process-identity.js';
+import { makeTempName } from './temp-file-name.js';
+
+export type { LockStamp } from './lock-stamp.js';
+
+/** A claim older than this is taken over even when its creator looks alive (it should live for microseconds). */
+export const CLAIM_STALE_MS = 2000;
+/** How many dead claimants in a row a breaker steps over before waiting for the sweep. */
+const MAX_CLAIM_DEPTH = 8;
+const FIRST_BACKOFF_MS = 1;
+const MAX_BACKOFF_MS = 25;
+
+export interface CompromisedInfo {
+  /** my stamp */
+  stamp: LockStamp;
+  /** what the lock file holds instead (null: nothing, or garbled) */
+  found: LockStamp | null;
+  during: 'refresh' | 'release';
+}
+
+export interface ProjectLockOptions extends HolderStateOptions {
+  fs?: FsSeam;
+  /** how long acquire() waits before LOCK_TIMEOUT (default 5000) */
+  timeoutMs?: number;
+  /** a lock whose mtime is older than this is taken over even when its holder looks alive (default 10000) */
+  staleMs?: number;
+  /** names the project in LOCK_TIMEOUT messages (default: the lock path) */
+  project?: string;
+  /** once per acquire(), when it first finds the lock held */
+  onWait?: (holder: LockStamp | null) => void;
+  /** a stale lock was removed by this acquire(); holder null when the file was garbled */
+  onTakeover?: (holder: LockStamp | null) => void;
+  /** the lock no longer carries my nonce (taken over while I held it): do not trust the commit */
+  onCompromised?: (info: CompromisedInfo) => void;
+  /** refreshing the mtime failed (the next tick retries; if it keeps failing the lock ages) */
+  onRefreshError?: (err: unknown) => void;
+}
+
+export interface LockHandle {
+  readonly stamp: LockStamp;
+  /** how long acquire() waited, ms */
+  readonly waitedMs: number;
+  /** this acquire() removed a stale lock on its way */
+  readonly tookOver: boolean;
+  /** the lock file still carries my nonce */
+  verify(): Promise<boolean>;
+  /** removes the lock if it is still mine (else reports onCompromised); idempotent */
+  release(): Promise<void>;
+}
+
+/** What the claim protocol needs: where, how, and which judge of liveness. */
+interface LockContext {
+  fs: FsSeam;
+  lockPath: string;
+  holderOptions: HolderStateOptions;
+}
+
+type RemoveResult = 'removed' | 'changed' | 'busy';
+
+export class ProjectLock {
+  readonly lockPath: string;
+  private readonly fs: FsSeam;
+  private readonly timeoutMs: number;
+  private readonly staleMs: number;
+  private readonly project: string;
+  private readonly ctx: LockContext;
+
+  constructor(
+    lockPath: string,
+    private readonly options: ProjectLockOptions = {},
+  ) {
+    this.lockPath = lockPath;
+    this.fs = options.fs ?? realFs;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.staleMs = options.staleMs ?? 10_000;
+    this.project = options.project ?? lockPath;
+    const holderOptions: HolderStateOptions = {};
+    if (options.isThreadAlive) holderOptions.isThreadAlive = options.isThreadAlive;
+    this.ctx = { fs: this.fs, lockPath, holderOptions };
+    if (!(this.staleMs > 0)) throw new StorageError('INVALID_INPUT', `Expected \`staleMs\` to be > 0, got ${this.staleMs}`);
+    if (!(this.timeoutMs >= 0)) throw new StorageError('INVALID_INPUT', `Expected \`timeoutMs\` to be >= 0, got ${this.timeoutMs}`);
+  }
+
+  /** Whether an observed lock may be taken over. */
+  isStale(lock: ObservedLock): boolean {
+    return isStaleLock(lock, this.staleMs, this.ctx.holderOptions);
+  }
+
+  async acquire(): Promise<LockHandle> {
+    const started = performance.now();
+    let tookOver = false;
+    let waited = false;
+    let backoff = FIRST_BACKOFF_MS;
+    try {
+      for (;;) {
+        const stamp = makeStamp();
+        if (await publish(this.fs, this.lockPath, stamp)) {
+          return new HeldLock(this.ctx, stamp, performance.now() - started, tookOver, this.staleMs, this.options);
+        }
+        const holder = await observeLock(this.fs, this.lockPath);
+        // Released between our link and our read: try again at once.
+        if (holder === null) continue;
+        if (this.isStale(holder)) {
+          const result = await removeStale(this.ctx, this.lockPath, holder, (l) => this.isStale(l), 0);
+          if (result === 'removed') {
+            tookOver = true;
+            this.options.onTakeover?.(holder.stamp);
+          }
+          // removed, or replaced meanwhile: look again at once; 'busy': another
+          // breaker holds the claim and will be done in a moment.
+          if (result !== 'busy' && performance.now() - started < this.timeoutMs) continue;
+        }
+        if (!waited) {
+          waited = true;
+          this.options.onWait?.(holder.stamp);
+        }
+        const elapsed = performance.now() - started;
+        if (elapsed >= this.timeoutMs) throw this.timeoutError(holder, elapsed);
+        // Commits hold the lock for a few ms: poll fast, with jitter so waiters spread out.
+        const delay = backoff * (0.5 + Math.random() * 0.5);
+        backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+        await sleep(Math.min(delay, this.timeoutMs - elapsed));
+      }
+    } catch (err) {
+      throw StorageError.from(err, 'STORAGE_IO');
+    }
+  }
+
+  private timeoutError(holder: ObservedLock, waitedMs: number): StorageError {
+    const s = holder.stamp;
+    const who = s
+      ? `pid ${s.pid} on host ${s.hostname} since ${s.acquiredAt}`
+      : `an unreadable lock file (last modified ${new Date(holder.mtimeMs).toISOString()})`;
+    return new StorageError('LOCK_TIMEOUT', `media library of project ${this.project} is locked by ${who}`, {
+      project: this.project,
+      holder: s,
+      waitedMs: Math.round(waitedMs),
+    });
+  }
+}
+
+/** Stale: holder dead, or mtime older than staleMs (also the only rule for garbled files and other hosts). */
+export function isStaleLock(lock: ObservedLock, staleMs: number, holderOptions: HolderStateOptions = {}): boolean {
+  if (Date.now() - lock.mtimeMs > staleMs) return true;
+  return lock.stamp !== null && holderState(lock.stamp, holderOptions) === 'dead';
+}
+
+function isStaleClaim(claim: ObservedLock, holderOptions: HolderStateOptions): boolean {
+  return isStaleLock(claim, CLAIM_STALE_MS, holderOptions);
+}
+
+class HeldLock implements LockHandle {
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing = false;
+  private released: Promise<void> | undefined;
+
+  constructor(
+    private readonly ctx: LockContext,
+    readonly stamp: LockStamp,
+    readonly waitedMs: number,
+    readonly tookOver: boolean,
+    private readonly staleMs: number,
+    private readonly options: ProjectLockOptions,
+  ) {
+    // unref: a held lock alone must not keep a process alive.
+    this.timer = setInterval(() => void this.refresh(), Math.max(1, staleMs / 3)).unref();
+  }
+
+  async verify(): Promise<boolean> {
+    const now = await observeLock(this.ctx.fs, this.ctx.lockPath);
+    return now !== null && now.key === this.stamp.nonce;
+  }
+
+  release(): Promise<void> {
+    this.released ??= this.doRelease();
+    return this.released;
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.refreshing || this.timer === undefined) return;
+    this.refreshing = true;
+    try {
+      const now = await observeLock(this.ctx.fs, this.ctx.lockPath);
+      if (now === null || now.key !== this.stamp.nonce) {
+        this.stopRefresh();
+        this.options.onCompromised?.({ stamp: this.stamp, found: now?.stamp ?? null, during: 'refresh' });
+        return;
+      }
+      // If the lock is replaced between the read and this call we refresh the
+      // new holder's lock: harmless, that holder is alive anyway.
+      const t = new Date();
+      await this.ctx.fs.utimes(this.ctx.lockPath, t, t);
+    } catch (err) {
+      // Not a compromise by itself; the next tick tries again.
+      this.options.onRefreshError?.(err);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private stopRefresh(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async doRelease(): Promise<void> {
+    const { fs, lockPath } = this.ctx;
+    // Keep refreshing until the lock is gone: a breaker that holds the claim on
+    // our nonce must see the lock fresh and leave it alone.
+    try {
+      const deadline = performance.now() + Math.max(this.staleMs, CLAIM_STALE_MS * 2);
+      let backoff = FIRST_BACKOFF_MS;
+      for (;;) {
+        const outcome = await withClaim(this.ctx, this.stamp.nonce, 0, async (stillSafe) => {
+          const now = await observeLock(fs, lockPath);
+          if (now === null || now.key !== this.stamp.nonce) return { found: now };
+          // Our claim grew old under a stall: someone may be breaking it; retry.
+          if (!stillSafe()) return 'busy' as const;
+          await unlinkIfPresent(fs, lockPath);
+          return 'released' as const;
+        });
+        if (outcome === 'released') return;
+        if (outcome !== 'busy') {
+          this.options.onCompromised?.({ stamp: this.stamp, found: outcome.found?.stamp ?? null, during: 'release' });
+          return;
+        }
+        // Someone judged our lock stale and is re-checking it under the claim.
+        if (performance.now() > deadline) {
+          throw new StorageError('STORAGE_IO', `could not release lock ${lockPath}: its claim stays taken`);
+        }
+        await sleep(backoff * (0.5 + Math.random() * 0.5));
+        backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+      }
+    } catch (err) {
+      throw StorageError.from(err, 'STORAGE_IO');
+    } finally {
+      this.stopRefresh();
+    }
+  }
+}
+
+/**
+ * Creates `path` holding `stamp`, atomically complete: stamp written to a
+ * unique temp file, linked onto `path`, temp unlinked. false: `path` exists.
+ */
+async function publish(fs: FsSeam, path: string, stamp: LockStamp): Promise<boolean> {
+  const temp = makeTempName(path);
+  const file = await fs.open(temp, 'wx', 0o644);
+  let linked = false;
+  try {
+    try {
+      await file.writeAll(serializeStamp(stamp));
+    } finally {
+      await file.close();
+    }
+    try {
+      await fs.link(temp, path);
+      linked = true;
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') return false;
+      throw err;
+    }
+  } finally {
+    try {
+      await unlinkIfPresent(fs, temp);
+    } catch (err) {
+      // We just made `path`: it is ours alone (alive, fresh), so undo it
+      // rather than return holding a lock while reporting a failure.
+      if (linked) await unlinkIfPresent(fs, path);
+      throw err;
+    }
+  }
+  return true;
+}
+
+async function unlinkIfPresent(fs: FsSeam, path: string): Promise<void> {
+  try {
+    await fs.unlink(path);
+  } catch (err) {
+    // Already gone is the state we wanted.
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * Removes `path` if it still is the instance `judged` and still stale, under
+ * the claim on that instance (see the top of this file).
+ */
+export async function removeStale(
+  ctx: LockContext,
+  path: string,
+  judged: ObservedLock,
+  isStale: (lock: ObservedLock) => boolean,
+  depth: number,
+): Promise<RemoveResult> {
+  const outcome = await withClaim(ctx, judged.key, depth, async (stillSafe) => {
+    const now = await observeLock(ctx.fs, path);
+    if (now === null || now.key !== judged.key || !isStale(now) || !stillSafe()) return 'changed' as const;
+    await unlinkIfPresent(ctx.fs, path);
+    return 'removed' as const;
+  });
+  return outcome;
+}
+
+/**
+ * Runs `action` while holding the claim on file instance `key`; 'busy' when a
+ * live party holds that claim. `stillSafe()` tells the action whether our
+ * claim is still young enough that nobody can have judged it stale.
+ */
+async function withClaim<T>(
+  ctx: LockContext,
+  key: string,
+  depth: number,
+  action: (stillSafe: () => boolean) => Promise<T>,
+): Promise<T | 'busy'> {
+  const path = claimPath(ctx.lockPath, key);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const claimedAt = performance.now();
+    const stamp = makeStamp();
+    if (await publish(ctx.fs, path, stamp)) {
+      const stillSafe = (): boolean => performance.now() - claimedAt < CLAIM_STALE_MS / 2;
+      try {
+        return await action(stillSafe);
+      } finally {
+        // Remove our claim only while nobody can have judged it stale; an
+        // older one is left to the claim-of-claim rule and the sweep.
+        const now = await observeLock(ctx.fs, path);
+        if (now !== null && now.key === stamp.nonce && stillSafe()) await unlinkIfPresent(ctx.fs, path);
+      }
+    }
+    const holder = await observeLock(ctx.fs, path);
+    if (holder === null) continue;
+    if (!isStaleClaim(holder, ctx.holderOptions) || depth >= MAX_CLAIM_DEPTH) return 'busy';
+    const removed = await removeStale(ctx, path, holder, (c) => isStaleClaim(c, ctx.holderOptions), depth + 1);
+    if (removed === 'busy') return 'busy';
+  }
+  return 'busy';
+}
+
+/** The claim protocol for callers that are not a lock holder (the leftover sweep). */
+export function lockContext(fs: FsSeam, lockPath: string, holderOptions: HolderStateOptions = {}): LockContext {
+  return { fs, lockPath, holderOptions };
+}
+export type { LockContext };
