@@ -45,6 +45,9 @@ export function requestLog(logger: Logger): Middleware {
     }
     const log = logger.child({ reqId: requestId });
     ctx.state.log = log;
+    // Debug only: says a request reached the app (tests wait for it before
+    // signalling; a hung request shows up as a "received" without its line).
+    if (log.isLevelEnabled('debug')) log.debug({ method: ctx.method, url: ctx.url }, 'request received');
 
     let thrown: unknown;
     try {

@@ -19,11 +19,19 @@
  *
  * A second signal, or the deadline, forces exit and logs what was abandoned.
  * That loses nothing acknowledged: nothing is acknowledged before it is on disk.
+ * "Second" means one that comes after a short grace period: one request to
+ * stop often arrives as several signals — nodemon sends SIGUSR2 twice (to the
+ * child, then again after walking its process tree), and Ctrl-C reaches every
+ * process of the terminal's group while nodemon forwards its own signal — and
+ * those repeats must not cut the drain short.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from './logger.js';
 
 export const SHUTDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'];
+
+/** Signals within this long after the first are repeats of the same request, not a demand to force. */
+export const REPEAT_GRACE_MS = 1000;
 
 export interface ShutdownOptions {
   server: Server;
@@ -77,6 +85,10 @@ export class GracefulShutdown {
   private onSignal(signal: NodeJS.Signals): void {
     if (this.phase === 'running') {
       void this.begin(signal);
+      return;
+    }
+    if (Date.now() - this.startedAt < REPEAT_GRACE_MS) {
+      this.options.logger.info({ signal, first: this.signal }, 'repeated stop signal during the drain: ignored (send it again to force)');
       return;
     }
     this.force(`second signal ${signal}`);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { parseMediaDocument } from '../../storage-worker/media-document-schema.js';
+import { REPEAT_GRACE_MS } from '../../server/shutdown.js';
 import { exitWithin, jsonRequest, killServer, slowJsonRequest, startServer, type ServerProcess } from './server-process.js';
 
 const Shutdown = suite('graceful shutdown');
@@ -26,7 +27,8 @@ async function withServer(env: NodeJS.ProcessEnv, fn: (ctx: Ctx & { server: Serv
   const dir = await makeTempDir('shutdown');
   let server: ServerProcess | undefined;
   try {
-    server = await startServer(dir, env);
+    // debug: the 'request received' line tells when a slow request has reached the app.
+    server = await startServer(dir, { LOG_LEVEL: 'debug', ...env });
     const created = await jsonRequest(server.port, 'POST', '/api/projects', { name: 'Site', id: 'site' });
     assert.is(created.status, 201);
     await fn({ dir, server });
@@ -38,6 +40,11 @@ async function withServer(env: NodeJS.ProcessEnv, fn: (ctx: Ctx & { server: Serv
 
 function page(n: number): unknown {
   return { widgets: [{ type: 'text', settings: { html: `<p>version ${n}</p>` }, blocks: [] }], seo: { title: `v${n}` } };
+}
+
+/** Waits until the app has begun handling a request to `url` (its debug line). */
+async function received(server: ServerProcess, url: string): Promise<void> {
+  await server.waitForLine((l) => l.msg === 'request received' && l.url === url);
 }
 
 /** Connecting to the port is refused (nobody listens any more). */
@@ -64,7 +71,7 @@ Shutdown('SIGTERM: port free at once, the request in flight finishes and is dura
     assert.is(before.status, 200);
 
     const slow = slowJsonRequest(server.port, 'POST', '/api/projects/site/pages/home/content', page(2));
-    await sleep(150); // the server has the headers and half the body
+    await received(server, '/api/projects/site/pages/home/content'); // the app has the headers and is reading the body
     server.child.kill('SIGTERM');
     await server.waitForLine((l) => l.msg === 'shutting down: no longer accepting connections');
 
@@ -102,7 +109,7 @@ Shutdown('SIGTERM: port free at once, the request in flight finishes and is dura
 Shutdown('SIGUSR2: drains, then dies by SIGUSR2 again (nodemon waits for exactly that)', async () => {
   await withServer({}, async ({ server }) => {
     const slow = slowJsonRequest(server.port, 'POST', '/api/projects/site/pages/home/content', page(3));
-    await sleep(150);
+    await received(server, '/api/projects/site/pages/home/content');
     server.child.kill('SIGUSR2');
     await server.waitForLine((l) => l.msg === 'shutting down: no longer accepting connections');
     slow.finish();
@@ -110,6 +117,23 @@ Shutdown('SIGUSR2: drains, then dies by SIGUSR2 again (nodemon waits for exactly
     const exit = await exitWithin(server, 5000);
     assert.equal(exit, { code: null, signal: 'SIGUSR2' });
     assert.ok(server.lines.some((l) => l.msg === 'shut down cleanly' && l.signal === 'SIGUSR2'));
+  });
+});
+
+Shutdown('repeats of the signal right after the first (nodemon sends SIGUSR2 twice) do not cut the drain short', async () => {
+  await withServer({}, async ({ dir, server }) => {
+    const slow = slowJsonRequest(server.port, 'POST', '/api/projects/site/pages/home/content', page(8));
+    await received(server, '/api/projects/site/pages/home/content');
+    server.child.kill('SIGUSR2');
+    await server.waitForLine((l) => l.msg === 'shutting down: no longer accepting connections');
+    server.child.kill('SIGUSR2');
+    server.child.kill('SIGINT');
+    await server.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('repeated stop signal'));
+    slow.finish();
+    assert.is((await slow.answer).status, 200);
+    assert.equal(await exitWithin(server, 5000), { code: null, signal: 'SIGUSR2' });
+    assert.not.ok(server.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('forced exit')));
+    assert.equal(JSON.parse(await readFile(join(dir, 'projects/site/pages/home.json'), 'utf8')), page(8));
   });
 });
 
@@ -131,11 +155,11 @@ Shutdown('a second signal forces the exit and logs the abandoned request', async
     const saved = await jsonRequest(server.port, 'POST', '/api/projects/site/pages/about/content', page(5));
     assert.is(saved.status, 200);
     const slow = slowJsonRequest(server.port, 'POST', '/api/projects/site/pages/home/content', page(6));
-    slow.answer.catch(() => undefined); // the connection is cut by the forced exit
-    await sleep(150);
+    await received(server, '/api/projects/site/pages/home/content');
     server.child.kill('SIGTERM');
     await server.waitForLine((l) => l.msg === 'shutting down: no longer accepting connections');
-    await sleep(100);
+    // Past the grace period for repeats of the first signal.
+    await sleep(REPEAT_GRACE_MS + 100);
     assert.is(server.child.exitCode, null, 'the first signal alone must wait for the request');
     const started = Date.now();
     server.child.kill('SIGTERM');
@@ -156,8 +180,7 @@ Shutdown('a second signal forces the exit and logs the abandoned request', async
 Shutdown('the deadline forces the exit when a request never finishes', async () => {
   await withServer({ SHUTDOWN_DEADLINE_MS: '400' }, async ({ server }) => {
     const slow = slowJsonRequest(server.port, 'POST', '/api/projects/site/pages/home/content', page(7));
-    slow.answer.catch(() => undefined);
-    await sleep(150);
+    await received(server, '/api/projects/site/pages/home/content');
     const started = Date.now();
     server.child.kill('SIGTERM');
     assert.equal(await exitWithin(server, 5000), { code: 1, signal: null });
