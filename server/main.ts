@@ -55,32 +55,40 @@ async function main(): Promise<void> {
   }
   storage.on('workerRestart', (info) => logger.warn(info, 'storage worker restarted'));
 
-  const startup = await openAllProjects(storage, () => shutdown.stopping);
-  if (shutdown.stopping) return;
+  try {
+    const startup = await openAllProjects(storage, () => shutdown.stopping);
+    if (shutdown.stopping) return;
 
-  const metrics = new ServiceMetrics({ storage, processMetrics: true });
-  const app = createApp({
-    storage,
-    dataDir: config.dataDir,
-    config,
-    logger,
-    requestLog: requestLog(logger),
-    httpMetrics: metrics.middleware(),
-    metricsRoute: metrics.route(),
-  });
-  server.on('request', app.callback());
-
-  const address = await listen(server, config, logger, shutdown);
-  if (address === null) return;
-  logger.info(
-    {
-      address: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
+    const metrics = new ServiceMetrics({ storage, processMetrics: true });
+    const app = createApp({
+      storage,
       dataDir: config.dataDir,
-      startup,
-      node: process.version,
-    },
-    'listening',
-  );
+      config,
+      logger,
+      requestLog: requestLog(logger),
+      httpMetrics: metrics.middleware(),
+      metricsRoute: metrics.route(),
+    });
+    server.on('request', app.callback());
+
+    const address = await listen(server, config, logger, shutdown);
+    // A signal may have come while binding: then the drain owns the exit, and says so itself.
+    if (address === null || shutdown.stopping) return;
+    logger.info(
+      {
+        address: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
+        dataDir: config.dataDir,
+        startup,
+        node: process.version,
+      },
+      'listening',
+    );
+  } catch (err) {
+    // Start-up failed after the worker started (the data dir unreadable, …):
+    // still drain, so the worker releases whatever it locked.
+    logger.fatal({ err, dataDir: config.dataDir }, 'start-up failed');
+    void shutdown.begin('SIGTERM', 1);
+  }
 }
 
 /**
@@ -112,7 +120,9 @@ async function listen(
         server.once('listening', onListening);
         server.listen(config.port, config.host);
       });
-      return server.address() as AddressInfo;
+      const address = server.address();
+      // null: closed by a drain that began while binding; a string would be a pipe, never configured.
+      return address !== null && typeof address === 'object' ? address : null;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EADDRINUSE' || Date.now() > giveUpAt) {
