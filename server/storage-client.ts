@@ -212,7 +212,7 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   listMedia(projectId: string): Promise<MediaDocument> {
     return this.call('listMedia', (r) => r.listMedia(projectId));
   }
-  listMediaJson(projectId: string): Promise<string> {
+  listMediaJson(projectId: string): Promise<Uint8Array> {
     return this.call('listMediaJson', (r) => r.listMediaJson(projectId));
   }
   getMedia(projectId: string, fileId: string): Promise<MediaRecord> {

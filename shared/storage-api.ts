@@ -30,8 +30,12 @@ export interface StorageApi {
 
   // --- media records ------------------------------------------------------
   listMedia(projectId: string): Promise<MediaDocument>;
-  /** The same document as JSON text, so a handler can send it without re-serialising. */
-  listMediaJson(projectId: string): Promise<string>;
+  /**
+   * The same document as UTF-8 JSON bytes, exactly as on disk, so a handler
+   * can send it without re-serialising; the bytes live in shared memory and
+   * cross from the worker without a copy. Treat them as read-only.
+   */
+  listMediaJson(projectId: string): Promise<Uint8Array>;
   getMedia(projectId: string, fileId: string): Promise<MediaRecord>;
   /** Adds one or many records in one commit; `usedIn` starts empty. */
   addMedia(projectId: string, records: NewMediaRecord[]): Promise<MediaRecord[]>;

@@ -269,7 +269,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
    * running through this adapter. Rejects with StorageError STORAGE_IO
    * (`details: { errno, op, file, step, attempts, contentReplaced }`).
    */
-  writeText(text: string): Promise<WriteTextResult> {
+  writeText(text: string | Uint8Array): Promise<WriteTextResult> {
     const run = this.tail.then(() => this.commit(text));
     // The chain only orders writes; each failure reaches its own caller via
     // `run`, so the next write must start regardless of how this one ended.
@@ -280,8 +280,8 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     return run;
   }
 
-  private async commit(text: string): Promise<WriteTextResult> {
-    const buf = Buffer.from(text, 'utf8');
+  private async commit(text: string | Uint8Array): Promise<WriteTextResult> {
+    const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
     const state: { step: WriteStep } = { step: 'open-temp' };
     let retries = 0;
     // Set once the rename succeeded: from then on the new content is in place

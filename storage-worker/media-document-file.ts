@@ -1,8 +1,8 @@
 /**
  * The lowdb adapter of one project's media.json: AtomicJsonFile (unique
  * temp, fsync, rename, directory fsync, .bak, retries) plus memory of the
- * exact text and file signature of the last read or write. The store serves
- * list reads from that text without re-serialising, and compares the
+ * exact bytes and file signature of the last read or write. The store serves
+ * list reads from those bytes without re-serialising or copying, and compares the
  * signature with the file on disk to notice another process's commit.
  */
 import type { Adapter } from 'lowdb';
@@ -12,7 +12,12 @@ import type { FsSeam } from './fs-seam.js';
 import { parseMediaDocument, serializeMediaDocument } from './media-document-schema.js';
 
 export interface FileVersion {
-  text: string;
+  /**
+   * The document's JSON exactly as on disk, in a SharedArrayBuffer: a list
+   * read hands this view to the main thread without copying a byte (each
+   * version gets a new buffer and is never written to again).
+   */
+  json: Uint8Array;
   signature: string | null;
   bytes: number;
   retries: number;
@@ -41,16 +46,24 @@ export class MediaDocumentFile implements Adapter<MediaDocument> {
   async read(): Promise<MediaDocument | null> {
     const got = await this.atomic.readWithText();
     if (got === null) {
-      this.last = { text: serializeMediaDocument({ files: [] }), signature: null, bytes: 0, retries: 0 };
+      this.last = { json: sharedUtf8(serializeMediaDocument({ files: [] })), signature: null, bytes: 0, retries: 0 };
       return null;
     }
-    this.last = { text: got.text, signature: got.signature, bytes: got.text.length, retries: 0 };
+    const json = sharedUtf8(got.text);
+    this.last = { json, signature: got.signature, bytes: json.byteLength, retries: 0 };
     return got.data;
   }
 
   async write(data: MediaDocument): Promise<void> {
-    const text = serializeMediaDocument(data);
-    const result = await this.atomic.writeText(text);
-    this.last = { text, signature: result.signature, bytes: result.bytes, retries: result.retries };
+    const json = sharedUtf8(serializeMediaDocument(data));
+    const result = await this.atomic.writeText(json);
+    this.last = { json, signature: result.signature, bytes: result.bytes, retries: result.retries };
   }
+}
+
+/** UTF-8 of `text` in a fresh SharedArrayBuffer. */
+function sharedUtf8(text: string): Uint8Array {
+  const bytes = new Uint8Array(new SharedArrayBuffer(Buffer.byteLength(text)));
+  Buffer.from(bytes.buffer, 0, bytes.byteLength).write(text);
+  return bytes;
 }

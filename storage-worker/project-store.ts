@@ -86,6 +86,7 @@ interface PendingUsage {
 }
 
 const FLUSH_DELAY_MS = 25;
+const EMPTY_DOCUMENT_JSON = new TextEncoder().encode('{\n  "files": []\n}');
 /** gather: wait for returning callers at most this long, */
 const GATHER_MAX_MS = 4;
 /** and at most this share of the last commit's duration, */
@@ -179,7 +180,7 @@ export class ProjectStore {
    * call, by this process (waits for a running commit and for pending usage
    * clean-ups) or by another one (a cheap stat; reload only when it changed).
    */
-  async read(): Promise<{ state: CommittedState; text: string }> {
+  async read(): Promise<{ state: CommittedState; json: Uint8Array }> {
     if (this.pending.size > 0) {
       await this.enqueue(FLUSH);
     } else if (this.inFlight) {
@@ -195,7 +196,7 @@ export class ProjectStore {
       else if (!this.state || signature !== known) await this.enqueue(FLUSH);
     }
     const state = this.committed();
-    return { state, text: this.file.last?.text ?? '{\n  "files": []\n}' };
+    return { state, json: this.file.last?.json ?? EMPTY_DOCUMENT_JSON };
   }
 
   // --- writes --------------------------------------------------------------

@@ -197,8 +197,8 @@ export class StorageService implements StorageApi, FaultControl {
     return (await (await this.store(projectId)).read()).state.doc;
   }
 
-  async listMediaJson(projectId: string): Promise<string> {
-    return (await (await this.store(projectId)).read()).text;
+  async listMediaJson(projectId: string): Promise<Uint8Array> {
+    return (await (await this.store(projectId)).read()).json;
   }
 
   async getMedia(projectId: string, fileId: string): Promise<MediaRecord> {
