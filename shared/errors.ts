@@ -64,7 +64,13 @@ export class StorageError extends Error {
     if (err instanceof StorageError) return err;
     if (isWireError(err)) return StorageError.fromWire(err);
     const message = err instanceof Error ? err.message : String(err);
-    const wrapped = new StorageError(fallback, message, undefined, { cause: err });
+    // A Node system error keeps its errno code (ENOSPC → 507 at the HTTP edge).
+    const errno = typeof err === 'object' && err !== null ? (err as { code?: unknown; syscall?: unknown }) : {};
+    const details =
+      typeof errno.code === 'string'
+        ? { errno: errno.code, ...(typeof errno.syscall === 'string' ? { op: errno.syscall } : {}) }
+        : undefined;
+    const wrapped = new StorageError(fallback, message, details, { cause: err });
     if (err instanceof Error && err.stack) wrapped.stack = err.stack;
     return wrapped;
   }
