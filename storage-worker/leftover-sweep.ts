@@ -57,10 +57,12 @@ export async function sweepLeftovers(dir: string, options: SweepOptions = {}): P
     throw err;
   }
   const host = currentProcess().hostname;
+  // Claims before locks: removing a dead lock first would remove its dead
+  // claim on the way (unreported); each file is then reported where it went.
+  const names = entries.filter((e) => e.isFile()).map((e) => e.name);
+  names.sort((a, b) => Number(claimedLockName(b) !== null) - Number(claimedLockName(a) !== null));
 
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const name = entry.name;
+  for (const name of names) {
     const path = join(dir, name);
 
     const temp = parseTempName(name);

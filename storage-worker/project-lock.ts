@@ -114,7 +114,7 @@ export interface LockHandle {
 }
 
 /** What the claim protocol needs: where, how, and which judge of liveness. */
-interface LockContext {
+export interface LockContext {
   fs: FsSeam;
   lockPath: string;
   holderOptions: HolderStateOptions;
@@ -246,6 +246,9 @@ class HeldLock implements LockHandle {
     this.refreshing = true;
     try {
       const now = await observeLock(this.ctx.fs, this.ctx.lockPath);
+      // Once release() has begun, a vanished lock is our own doing, and a
+      // replaced one is reported by release itself.
+      if (this.released !== undefined) return;
       if (now === null || now.key !== this.stamp.nonce) {
         this.stopRefresh();
         this.options.onCompromised?.({ stamp: this.stamp, found: now?.stamp ?? null, during: 'refresh' });
@@ -257,7 +260,7 @@ class HeldLock implements LockHandle {
       await this.ctx.fs.utimes(this.ctx.lockPath, t, t);
     } catch (err) {
       // Not a compromise by itself; the next tick tries again.
-      this.options.onRefreshError?.(err);
+      if (this.released === undefined) this.options.onRefreshError?.(err);
     } finally {
       this.refreshing = false;
     }
@@ -406,4 +409,3 @@ async function withClaim<T>(
 export function lockContext(fs: FsSeam, lockPath: string, holderOptions: HolderStateOptions = {}): LockContext {
   return { fs, lockPath, holderOptions };
 }
-export type { LockContext };

@@ -178,6 +178,30 @@ X('release does not remove a lock that is no longer mine, and reports it', async
   assert.is(parseStamp(await readFile(lockPath))?.nonce, other.nonce, 'the other lock is still there');
 });
 
+X('refresh reports a lock taken away while held, and never a lock being released', async () => {
+  const reports: string[] = [];
+  const options = {
+    staleMs: 15,
+    onCompromised: (i: { during: string }) => reports.push(`compromised during ${i.during}`),
+    onRefreshError: (e: unknown) => reports.push(`refresh error ${String(e)}`),
+  };
+  // Refresh every 5 ms while taking and releasing in a tight loop: a refresh
+  // racing a release must not cry wolf.
+  const lock = new ProjectLock(lockPath, options);
+  for (let i = 0; i < 40; i++) {
+    const handle = await lock.acquire();
+    await sleep(Math.random() * 10);
+    await handle.release();
+  }
+  assert.equal(reports, []);
+  const handle = await lock.acquire();
+  await plant(lockPath, serializeStamp(stampOf({ pid: 4242 })));
+  await sleep(150);
+  assert.equal(reports, ['compromised during refresh']);
+  await handle.release();
+  assert.equal(reports, ['compromised during refresh', 'compromised during release']);
+});
+
 X('a live breaker holding the claim makes others wait; a dead or old claim does not block', async () => {
   const pid = await deadPid();
   const stale = stampOf({ pid, startTime: null });
