@@ -156,6 +156,7 @@ export class ProjectLock {
     let tookOver = false;
     let waited = false;
     let backoff = FIRST_BACKOFF_MS;
+    let lastHolder: ObservedLock | null = null;
     try {
       for (;;) {
         const stamp = makeStamp();
@@ -163,8 +164,14 @@ export class ProjectLock {
           return new HeldLock(this.ctx, stamp, performance.now() - started, tookOver, this.staleMs, this.options);
         }
         const holder = await observeLock(this.fs, this.lockPath);
-        // Released between our link and our read: try again at once.
-        if (holder === null) continue;
+        if (holder === null) {
+          // Released between our link and our read: try again at once (bounded
+          // by the deadline too, should other processes keep winning that race).
+          const elapsed = performance.now() - started;
+          if (elapsed >= this.timeoutMs && lastHolder !== null) throw this.timeoutError(lastHolder, elapsed);
+          continue;
+        }
+        lastHolder = holder;
         if (this.isStale(holder)) {
           const result = await removeStale(this.ctx, this.lockPath, holder, (l) => this.isStale(l), 0);
           if (result === 'removed') {
