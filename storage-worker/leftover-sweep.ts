@@ -74,7 +74,9 @@ export async function sweepLeftovers(dir: string, options: SweepOptions = {}): P
       }
       const age = await ageMs(fs, path);
       if (age === null) continue;
-      if (age < minTempAgeMs) {
+      // Age guards against another host or a reused pid; a dead thread of this
+      // very process (known from isThreadAlive) needs no such guard.
+      if (age < minTempAgeMs && temp.pid !== process.pid) {
         result.skipped.push(name);
         continue;
       }

@@ -62,7 +62,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StorageError } from '../shared/errors.js';
 import { errnoCode, realFs, type FsSeam } from './fs-seam.js';
-import { claimPath, makeStamp, observeLock, serializeStamp, type LockStamp, type ObservedLock } from './lock-stamp.js';
+import { claimPath, makeStamp, observeLock, parseStamp, serializeStamp, type LockStamp, type ObservedLock } from './lock-stamp.js';
 import { holderState, type HolderStateOptions } from './process-identity.js';
 import { makeTempName } from './temp-file-name.js';
 
@@ -225,6 +225,8 @@ class HeldLock implements LockHandle {
   private timer: NodeJS.Timeout | undefined;
   private refreshing = false;
   private released: Promise<void> | undefined;
+  /** when the lock's mtime was last set by us (acquisition or refresh), performance.now() */
+  private freshAt = performance.now();
 
   constructor(
     private readonly ctx: LockContext,
@@ -264,7 +266,9 @@ class HeldLock implements LockHandle {
       // If the lock is replaced between the read and this call we refresh the
       // new holder's lock: harmless, that holder is alive anyway.
       const t = new Date();
+      const refreshedAt = performance.now();
       await this.ctx.fs.utimes(this.ctx.lockPath, t, t);
+      this.freshAt = refreshedAt;
     } catch (err) {
       // Not a compromise by itself; the next tick tries again.
       if (this.released === undefined) this.options.onRefreshError?.(err);
@@ -280,6 +284,28 @@ class HeldLock implements LockHandle {
 
   private async doRelease(): Promise<void> {
     const { fs, lockPath } = this.ctx;
+    // Fast path, the common case of a commit that held the lock for a few ms:
+    // while our mtime is younger than half the stale limit and we are alive,
+    // no breaker can judge this lock stale, so nobody can hold a claim on our
+    // nonce or replace the lock between our read and our unlink. One read
+    // still checks the file is ours (something outside the protocol may have
+    // put another there); then a plain unlink is safe. The claim protocol
+    // below costs ~10 file operations — a fifth of a whole commit.
+    if (performance.now() - this.freshAt < this.staleMs / 2) {
+      this.stopRefresh();
+      let found: LockStamp | null = null;
+      try {
+        found = parseStamp(await fs.readFile(lockPath));
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      }
+      if (found?.nonce === this.stamp.nonce) {
+        await unlinkIfPresent(fs, lockPath);
+        return;
+      }
+      this.options.onCompromised?.({ stamp: this.stamp, found, during: 'release' });
+      return;
+    }
     // Keep refreshing until the lock is gone: a breaker that holds the claim on
     // our nonce must see the lock fresh and leave it alone.
     try {
@@ -325,15 +351,24 @@ async function publish(fs: FsSeam, path: string, stamp: LockStamp): Promise<bool
   try {
     try {
       await file.writeAll(serializeStamp(stamp));
-    } finally {
-      await file.close();
-    }
-    try {
-      await fs.link(temp, path);
-      linked = true;
     } catch (err) {
-      if (errnoCode(err) === 'EEXIST') return false;
+      await file.close();
       throw err;
+    }
+    // The stamp is written: link it into place while the descriptor closes
+    // (the link sees the complete content either way) — one round trip less
+    // on every commit's critical path.
+    const [closed, link] = await Promise.allSettled([file.close(), fs.link(temp, path)]);
+    if (link.status === 'rejected') {
+      if (errnoCode(link.reason) === 'EEXIST') return false;
+      throw link.reason;
+    }
+    linked = true;
+    if (closed.status === 'rejected') {
+      // Not a lock we can vouch for: take it back before reporting the failure.
+      await unlinkIfPresent(fs, path);
+      linked = false;
+      throw closed.reason;
     }
   } finally {
     try {

@@ -239,7 +239,8 @@ X('every file operation goes through the FsSeam, and a failed step leaves nothin
   ) as unknown as FsSeam;
   const handle = await new ProjectLock(lockPath, { fs: recording }).acquire();
   await handle.release();
-  for (const op of ['open', 'link', 'unlink', 'readFile', 'stat']) assert.ok(ops.includes(op), `${op} went through the seam`);
+  // An uncontended acquire + fast release uses exactly these (no stat: nothing to observe).
+  for (const op of ['open', 'link', 'unlink', 'readFile']) assert.ok(ops.includes(op), `${op} went through the seam`);
 
   // proper-lockfile's rule: the lock code never reaches for node:fs itself.
   const sourceDir = fileURLToPath(new URL('../../../storage-worker/', import.meta.url));

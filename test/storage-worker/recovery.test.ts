@@ -1,0 +1,179 @@
+/**
+ * Recovery at open and during service: a corrupt media.json is quarantined
+ * and the last good version restored — never replaced by an empty library —
+ * and a dead worker thread makes calls fail fast, then service resumes.
+ */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { StorageError } from '../../shared/errors.js';
+import { StorageClient } from '../../server/storage-client.js';
+import { parseMediaDocument } from '../../storage-worker/media-document-schema.js';
+import { makeImageRecords } from '../helpers/media-records.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+const test = suite('recovery');
+
+async function rejection(p: Promise<unknown>): Promise<StorageError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.instance(err, StorageError);
+    return err as StorageError;
+  }
+  assert.unreachable('expected a rejection');
+  throw new Error('unreachable');
+}
+
+const uploads = (dir: string, project = 'p') => join(dir, 'projects', project, 'uploads');
+
+test('a truncated media.json is quarantined and the last good version restored', async () => {
+  const dir = await makeTempDir('corrupt');
+  try {
+    let client = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+    await client.createProject({ name: 'p', id: 'p' });
+    await client.addMedia('p', makeImageRecords(3));
+    await client.addMedia('p', makeImageRecords(2, 'second')); // .bak now holds the 3-record version
+    await client.close();
+
+    const mediaPath = join(uploads(dir), 'media.json');
+    const text = await readFile(mediaPath, 'utf8');
+    await writeFile(mediaPath, text.slice(0, Math.floor(text.length / 2))); // a torn write by some other tool
+
+    client = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+    try {
+      const doc = await client.listMedia('p');
+      assert.is(doc.files.length, 3, 'restored from media.json.bak (the previous good version), not emptied');
+      const names = await readdir(uploads(dir));
+      const quarantined = names.filter((n) => n.startsWith('media.json.corrupt-'));
+      assert.is(quarantined.length, 1, `one quarantined copy kept: ${names.join(', ')}`);
+      assert.is(await readFile(join(uploads(dir), quarantined[0]!), 'utf8'), text.slice(0, Math.floor(text.length / 2)));
+      assert.is((await client.stats()).quarantines, 1);
+      // The restored library is writable again and on disk.
+      await client.addMedia('p', makeImageRecords(1, 'after'));
+      assert.is(parseMediaDocument(await readFile(mediaPath, 'utf8')).files.length, 4);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
+test('with no good version a corrupt library is refused, kept, and served again once repaired', async () => {
+  const dir = await makeTempDir('corrupt-nobak');
+  try {
+    let client = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+    await client.createProject({ name: 'p', id: 'p' });
+    await client.addMedia('p', makeImageRecords(2));
+    await client.close();
+    const mediaPath = join(uploads(dir), 'media.json');
+    const good = await readFile(mediaPath, 'utf8');
+    await writeFile(mediaPath, '{"files": [ {"id": 1');
+    await writeFile(`${mediaPath}.bak`, 'not json either');
+
+    client = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+    try {
+      const readErr = await rejection(client.listMedia('p'));
+      assert.is(readErr.code, 'CORRUPT_DOCUMENT');
+      const writeErr = await rejection(client.addMedia('p', makeImageRecords(1, 'x')));
+      assert.is(writeErr.code, 'CORRUPT_DOCUMENT');
+      const saveErr = await rejection(client.saveContent('p', 'home', { a: '/uploads/images/img-0.jpg' }));
+      assert.is(saveErr.code, 'CORRUPT_DOCUMENT');
+      assert.is(await readFile(mediaPath, 'utf8'), '{"files": [ {"id": 1', 'the corrupt file is left in place, not emptied');
+      assert.ok((await readdir(uploads(dir))).some((n) => n.startsWith('media.json.corrupt-')), 'a quarantined copy exists');
+
+      // A person repairs the file: the next access sees it and serves it.
+      await writeFile(mediaPath, good);
+      const doc = await client.listMedia('p');
+      assert.is(doc.files.length, 2);
+      await client.addMedia('p', makeImageRecords(1, 'y'));
+      assert.is((await client.listMedia('p')).files.length, 3);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
+test('a missing media.json with a good backup is restored, not started empty', async () => {
+  const dir = await makeTempDir('missing');
+  try {
+    let client = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+    await client.createProject({ name: 'p', id: 'p' });
+    await client.addMedia('p', makeImageRecords(4));
+    await client.addMedia('p', makeImageRecords(1, 'z'));
+    await client.close();
+    const { rm } = await import('node:fs/promises');
+    await rm(join(uploads(dir), 'media.json'));
+    client = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+    try {
+      assert.is((await client.listMedia('p')).files.length, 4);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
+test('a worker killed in the middle of a batch fails the calls in flight fast, restarts, and loses nothing acknowledged', async () => {
+  const dir = await makeTempDir('crash');
+  const client = await StorageClient.start({ dataDir: dir, logLevel: 'silent', enableFaultInjection: true, callTimeoutMs: 20_000 });
+  try {
+    await client.createProject({ name: 'p', id: 'p' });
+    const acked = await client.addMedia('p', makeImageRecords(5));
+    const restarted = new Promise<void>((resolve) => client.once('workerRestart', () => resolve()));
+    await client.injectFaults([{ op: 'rename', action: 'crash', pathIncludes: 'media.json', times: 1 }]);
+    const started = Date.now();
+    const inFlight = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => client.saveContent('p', `page-${i}`, { img: acked[i]!.path })),
+    );
+    const failedAfterMs = Date.now() - started;
+    for (const r of inFlight) {
+      assert.is(r.status, 'rejected');
+      assert.is(((r as PromiseRejectedResult).reason as StorageError).code, 'STORAGE_UNAVAILABLE');
+    }
+    assert.ok(failedAfterMs < 5000, `calls in flight failed fast (${failedAfterMs} ms), not at the call deadline`);
+    await restarted;
+    // Service continues on the new thread, without waiting out the dead thread's lock.
+    const t0 = Date.now();
+    await client.saveContent('p', 'after', { img: acked[0]!.path });
+    assert.ok(Date.now() - t0 < 3000, `the dead worker's lock was not waited out (${Date.now() - t0} ms)`);
+    const doc = await client.listMedia('p');
+    assert.is(doc.files.length, 5, 'acknowledged records survived');
+    assert.equal(doc.files.find((f) => f.id === acked[0]!.id)!.usedIn, ['after']);
+    assert.is((await client.stats()).workerRestarts, 1);
+    const leftovers = (await readdir(uploads(dir))).filter((n) => n.includes('.tmp.') || n.endsWith('.lock'));
+    assert.equal(leftovers, [], 'no temp or lock files of the dead thread remain');
+  } finally {
+    await client.close();
+    await removeTempDir(dir);
+  }
+});
+
+test('reads are fresh across two storage workers on one data dir', async () => {
+  const dir = await makeTempDir('fresh');
+  const a = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+  const b = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+  try {
+    await a.createProject({ name: 'p', id: 'p' });
+    const [rec] = await a.addMedia('p', makeImageRecords(1));
+    assert.is((await b.listMedia('p')).files.length, 1);
+    for (let i = 0; i < 30; i++) {
+      const writer = i % 2 === 0 ? a : b;
+      const reader = i % 2 === 0 ? b : a;
+      await writer.updateMetadata('p', rec!.id, { alt: `alt ${i}` });
+      assert.is((await reader.getMedia('p', rec!.id)).metadata.alt, `alt ${i}`, `round ${i}`);
+    }
+    assert.ok((await a.stats()).externalReloads > 0);
+  } finally {
+    await a.close();
+    await b.close();
+    await removeTempDir(dir);
+  }
+});
+
+test.run();
