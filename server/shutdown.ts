@@ -107,7 +107,6 @@ export class GracefulShutdown {
     this.phase = 'requests';
     this.deadline = setTimeout(() => this.force(`deadline of ${deadlineMs} ms passed`), deadlineMs);
     this.deadline.unref();
-    logger.info({ signal, inFlight: this.inFlight.size, deadlineMs }, 'shutting down: no longer accepting connections');
 
     // Responses already under way but not yet sent get `Connection: close`
     // too. The few that already sent their headers leave a keep-alive socket
@@ -115,6 +114,8 @@ export class GracefulShutdown {
     for (const res of this.inFlight.keys()) if (!res.headersSent) res.setHeader('Connection', 'close');
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    // Logged once the listening socket is closed (close() does that at once), so the line is true when read.
+    logger.info({ signal, inFlight: this.inFlight.size, deadlineMs }, 'shutting down: no longer accepting connections');
 
     await Promise.race([closed, this.requestsDone()]);
     // Sockets whose requests are done but which never became idle (a client
