@@ -9,6 +9,7 @@ import type { Adapter } from 'lowdb';
 import type { MediaDocument } from '../shared/media-types.js';
 import { AtomicJsonFile, type AtomicFileWarning } from './atomic-json-file.js';
 import type { FsSeam } from './fs-seam.js';
+import { IncrementalSerializer, sharedUtf8 } from './incremental-serializer.js';
 import { parseMediaDocument, serializeMediaDocument } from './media-document-schema.js';
 
 export interface FileVersion {
@@ -27,6 +28,7 @@ export class MediaDocumentFile implements Adapter<MediaDocument> {
   readonly atomic: AtomicJsonFile<MediaDocument>;
   /** what the last read or write saw on disk; null before the first */
   last: FileVersion | null = null;
+  private readonly serializer = new IncrementalSerializer();
 
   constructor(
     readonly path: string,
@@ -55,15 +57,8 @@ export class MediaDocumentFile implements Adapter<MediaDocument> {
   }
 
   async write(data: MediaDocument): Promise<void> {
-    const json = sharedUtf8(serializeMediaDocument(data));
+    const json = this.serializer.serialize(data);
     const result = await this.atomic.writeText(json);
     this.last = { json, signature: result.signature, bytes: result.bytes, retries: result.retries };
   }
-}
-
-/** UTF-8 of `text` in a fresh SharedArrayBuffer. */
-function sharedUtf8(text: string): Uint8Array {
-  const bytes = new Uint8Array(new SharedArrayBuffer(Buffer.byteLength(text)));
-  Buffer.from(bytes.buffer, 0, bytes.byteLength).write(text);
-  return bytes;
 }

@@ -75,7 +75,7 @@ const newMediaRecord = mediaRecord.omit({ usedIn: true });
 
 /** Validates records handed to addMedia (the worker owns `usedIn`, so it is not accepted). */
 export function parseNewMediaRecords(value: unknown): Array<z.infer<typeof newMediaRecord>> {
-  const result = z.array(newMediaRecord).min(1).max(1000).safeParse(value);
+  const result = z.array(newMediaRecord).min(1).max(100_000).safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new StorageError('INVALID_INPUT', `Expected media records, got an invalid value at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? ''}`);
