@@ -57,6 +57,8 @@ export class GracefulShutdown {
   private deadline: NodeJS.Timeout | undefined;
   private readonly exit: (how: ExitPlan) => void;
   private readonly handlers = new Map<NodeJS.Signals, () => void>();
+  /** resolves the drain's wait once the last in-flight request has closed */
+  private onIdle: (() => void) | undefined;
 
   constructor(private readonly options: ShutdownOptions) {
     this.exit = options.exit ?? defaultExit;
@@ -73,7 +75,7 @@ export class GracefulShutdown {
     return this.inFlight.size;
   }
 
-  /** Registers the handlers; a signal never seen before starts the drain, a second one forces exit. */
+  /** Registers the handlers: the first signal starts the drain, one after the repeat grace period forces exit. */
   install(signals: readonly NodeJS.Signals[] = SHUTDOWN_SIGNALS): void {
     for (const signal of signals) {
       const handler = (): void => this.onSignal(signal);
@@ -144,8 +146,6 @@ export class GracefulShutdown {
       this.onIdle = resolve;
     });
   }
-
-  private onIdle: (() => void) | undefined;
 
   private track(req: IncomingMessage, res: ServerResponse): void {
     if (this.phase !== 'running') res.setHeader('Connection', 'close');
