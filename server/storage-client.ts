@@ -90,7 +90,15 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   /** Start the worker thread and wait until it answers. */
   static async start(options: StorageOptions): Promise<StorageClient> {
     const client = new StorageClient(options);
-    client.session = await client.startSession();
+    try {
+      client.session = await client.startSession();
+    } catch (err) {
+      // Nobody holds a client that failed to start: stop its pool here, or
+      // the thread (and this process) would live on.
+      client.closing = true;
+      await client.pool.destroy();
+      throw StorageError.from(err, 'STORAGE_UNAVAILABLE');
+    }
     return client;
   }
 

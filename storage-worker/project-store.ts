@@ -233,6 +233,10 @@ export class ProjectStore {
 
   private async drainQueue(): Promise<void> {
     try {
+      // Starting from idle: let messages already waiting on the port (the rest
+      // of an autosave burst — page, header and footer sent together) be
+      // queued first, so they share this commit instead of the next.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       for (;;) {
         await this.gather();
         if (this.queue.length === 0) break;
