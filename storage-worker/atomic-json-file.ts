@@ -28,6 +28,7 @@ import { basename, dirname } from 'node:path';
 import { StorageError } from '../shared/errors.js';
 import type { FsOperation } from '../shared/storage-api.js';
 import { errnoCode, realFs, type FsFile, type FsSeam } from './fs-seam.js';
+import { fsyncDirectory } from './directory-sync.js';
 import { signatureOf, statSignature } from './file-signature.js';
 import { isTransientError, withRetry, type RetryPolicy } from './retry-policy.js';
 import { makeTempName } from './temp-file-name.js';
@@ -87,9 +88,7 @@ type WriteStep =
   | 'stat-temp'
   | 'close-temp'
   | 'rename'
-  | 'open-dir'
-  | 'fsync-dir'
-  | 'close-dir';
+  | 'fsync-dir';
 
 const STEP_OP: Record<WriteStep, FsOperation> = {
   'open-temp': 'open',
@@ -100,16 +99,9 @@ const STEP_OP: Record<WriteStep, FsOperation> = {
   'stat-temp': 'stat',
   'close-temp': 'close',
   rename: 'rename',
-  'open-dir': 'open',
   'fsync-dir': 'fsync',
-  'close-dir': 'close',
 };
 
-/**
- * fsync on a directory is refused by some file systems (some FUSE and network
- * mounts) with these codes; there it is a no-op we cannot have, not a failure.
- */
-const DIR_FSYNC_UNSUPPORTED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP']);
 
 /** Reads re-stat after reading; if the file was replaced meanwhile they try again, this many times in all. */
 const STABLE_READ_TRIES = 3;
@@ -453,25 +445,10 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     }
   }
 
-  /**
-   * Step 5: fsync the directory so the rename is on disk, not only the data.
-   * Windows has no directory fsync (NTFS journals the rename itself), and
-   * opening a directory there fails, so it is skipped.
-   */
+  /** Step 5: fsync the directory so the rename is on disk, not only the data. */
   private async syncDirectory(state: { step: WriteStep }): Promise<void> {
-    if (process.platform === 'win32') return;
-    state.step = 'open-dir';
-    const dir = await this.fs.open(this.dir, 'r');
-    try {
-      state.step = 'fsync-dir';
-      await dir.sync();
-    } catch (err) {
-      await this.closeForCleanup(dir, this.dir);
-      if (DIR_FSYNC_UNSUPPORTED.has(errnoCode(err) ?? '')) return;
-      throw err;
-    }
-    state.step = 'close-dir';
-    await dir.close();
+    state.step = 'fsync-dir';
+    await fsyncDirectory(this.fs, this.dir);
   }
 
   /**

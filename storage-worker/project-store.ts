@@ -24,6 +24,7 @@ import type pino from 'pino';
 import { StorageError } from '../shared/errors.js';
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
 import { AtomicJsonFile, statSignature } from './atomic-json-file.js';
+import { applyContentChanges, type ContentChange } from './content-batch.js';
 import { contentFileOf, sourceOfGlobalFile, sourceOfPageFile } from './content-files.js';
 import { DocumentDraft, usageBySourceOf, type CommittedState } from './document-draft.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
@@ -424,25 +425,31 @@ export class ProjectStore {
   /** Runs under the lock after the commit: write or remove content files, then record their clean-ups. */
   private async applyContentActions(content: ContentActions, batch: Queued[]): Promise<void> {
     if (content.size === 0) return;
-    const results = await Promise.all(
-      [...content.bySource].map(async ([source, action]) => {
-        try {
-          if (action.kind === 'write') await this.writeContentFile(source, action.text);
-          else await this.removeContentFile(source);
-          this.pending.set(source, {
-            fileIds: new Set(action.kind === 'write' ? action.fileIds : []),
-            mark: this.externalChanges,
-          });
-          return [source, null] as const;
-        } catch (err) {
-          return [source, StorageError.from(err, 'STORAGE_IO')] as const;
+    const changes: ContentChange[] = [];
+    for (const [source, action] of content.bySource) {
+      const path = this.contentPath(source);
+      if (action.kind === 'write') {
+        const dir = dirname(path);
+        if (!this.ensuredDirs.has(dir)) {
+          await this.opts.fs.mkdir(dir);
+          this.ensuredDirs.add(dir);
         }
-      }),
-    );
-    const failed = new Map(results.filter(([, e]) => e !== null));
+        changes.push({ path, text: action.text });
+      } else changes.push({ path, remove: true });
+    }
+    const failed = await applyContentChanges(this.opts.fs, changes, {
+      onRetry: (code) => this.opts.counters.retry(code),
+    });
+    for (const [source, action] of content.bySource) {
+      if (failed.has(this.contentPath(source))) continue;
+      this.pending.set(source, {
+        fileIds: new Set(action.kind === 'write' ? action.fileIds : []),
+        mark: this.externalChanges,
+      });
+    }
     for (const q of batch) {
       const source = q.op.contentSource;
-      const error = source === undefined ? undefined : failed.get(source);
+      const error = source === undefined ? undefined : failed.get(this.contentPath(source));
       if (error && q.outcome?.ok) q.outcome = { ok: false, error };
     }
   }
@@ -459,34 +466,6 @@ export class ProjectStore {
       parse: (text) => JSON.parse(text) as unknown,
       onRetry: (code) => this.opts.counters.retry(code),
     });
-  }
-
-  private async writeContentFile(source: string, text: string): Promise<void> {
-    const path = this.contentPath(source);
-    const dir = dirname(path);
-    if (!this.ensuredDirs.has(dir)) {
-      await this.opts.fs.mkdir(dir);
-      this.ensuredDirs.add(dir);
-    }
-    await this.contentFile(path).writeText(text);
-  }
-
-  private async removeContentFile(source: string): Promise<void> {
-    const path = this.contentPath(source);
-    try {
-      await this.opts.fs.unlink(path);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return; // already gone: the goal state
-      throw err;
-    }
-    // The unlink must be durable before the marks go, or a crash could bring
-    // the page back while its media are unmarked.
-    const dirFile = await this.opts.fs.open(dirname(path), 'r');
-    try {
-      await dirFile.sync();
-    } finally {
-      await dirFile.close();
-    }
   }
 
   /** The parsed content of a source, or undefined when it has none. */

@@ -1,0 +1,92 @@
+/**
+ * Writes and removes the content files of one commit's batch (pages, global
+ * widgets, theme) durably and atomically, as a group.
+ *
+ * Each file still goes through its own unique temp file, fsync and rename, so
+ * no reader ever sees a half-written page and two writers never share a temp
+ * file. What the group saves is everything that need not be per file: the
+ * directory is fsynced once per directory for the whole batch (not once per
+ * file), and no signature or backup work is done (content files have neither).
+ * At 64 pages per batch that halves the file operations of the batch.
+ */
+import { dirname } from 'node:path';
+import { StorageError } from '../shared/errors.js';
+import { errnoCode, type FsSeam } from './fs-seam.js';
+import { fsyncDirectory } from './directory-sync.js';
+import { withRetry, type RetryPolicy } from './retry-policy.js';
+import { makeTempName } from './temp-file-name.js';
+
+export type ContentChange = { path: string; text: string } | { path: string; remove: true };
+
+/**
+ * Applies every change; resolves to the error of each change that failed
+ * (keyed by path) — a failure of one file does not fail the others. A file
+ * counts as done only once its directory has been fsynced.
+ */
+export async function applyContentChanges(
+  fs: FsSeam,
+  changes: readonly ContentChange[],
+  retry: Partial<RetryPolicy>,
+): Promise<Map<string, StorageError>> {
+  const failed = new Map<string, StorageError>();
+  const done: string[] = [];
+  await Promise.all(
+    changes.map(async (change) => {
+      try {
+        await withRetry(() => ('remove' in change ? removeFile(fs, change.path) : replaceFile(fs, change.path, change.text)), retry);
+        done.push(change.path);
+      } catch (err) {
+        failed.set(change.path, ioError(err, change.path));
+      }
+    }),
+  );
+  const dirs = new Map<string, string[]>();
+  for (const path of done) {
+    const dir = dirname(path);
+    dirs.set(dir, [...(dirs.get(dir) ?? []), path]);
+  }
+  await Promise.all(
+    [...dirs].map(async ([dir, paths]) => {
+      try {
+        await withRetry(() => fsyncDirectory(fs, dir), retry);
+      } catch (err) {
+        for (const path of paths) failed.set(path, ioError(err, path));
+      }
+    }),
+  );
+  return failed;
+}
+
+async function replaceFile(fs: FsSeam, path: string, text: string): Promise<void> {
+  const temp = makeTempName(path);
+  const file = await fs.open(temp, 'wx');
+  try {
+    try {
+      await file.writeAll(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await fs.rename(temp, path);
+  } catch (err) {
+    // Best effort: the write's own error is what the caller needs; a temp of
+    // ours that cannot be removed now is swept once this process is gone.
+    await fs.unlink(temp).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function removeFile(fs: FsSeam, path: string): Promise<void> {
+  try {
+    await fs.unlink(path);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err; // already gone is the goal state
+  }
+}
+
+
+function ioError(err: unknown, path: string): StorageError {
+  if (err instanceof StorageError) return err;
+  const code = errnoCode(err) ?? 'UNKNOWN';
+  return new StorageError('STORAGE_IO', `could not write ${path.split(/[\\/]/).slice(-2).join('/')}: ${code}`, { errno: code }, { cause: err });
+}
