@@ -141,4 +141,34 @@ test('a file in use cannot be deleted, and a save racing a delete never leaves a
   }
 });
 
+test('a content file that cannot be written fails its save alone, leaves no temp file, and never under-marks', async () => {
+  const dir = await makeTempDir('usage-fault');
+  const client = await StorageClient.start({ dataDir: dir, logLevel: 'silent', enableFaultInjection: true });
+  try {
+    await client.createProject({ name: 'p', id: 'p' });
+    const [a, b] = await client.addMedia('p', makeImageRecords(2));
+    await client.saveContent('p', 'home', { img: a!.path });
+    await client.injectFaults([{ op: 'rename', code: 'EIO', pathIncludes: 'home.json' }]);
+    const [home, about] = await Promise.allSettled([
+      client.saveContent('p', 'home', { img: b!.path }),
+      client.saveContent('p', 'about', { img: b!.path }),
+    ]);
+    assert.is(home.status, 'rejected');
+    assert.is(((home as PromiseRejectedResult).reason as StorageError).code, 'STORAGE_IO');
+    assert.is(about.status, 'fulfilled', 'the other save of the same batch still lands');
+    await client.clearFaults();
+    // home.json still holds the old content (a), so a must still be marked; b may be over-marked.
+    assert.equal(JSON.parse(await readFile(join(dir, 'projects/p/pages/home.json'), 'utf8')), { img: a!.path });
+    assert.ok((await client.usage('p', a!.id)).usedIn.includes('home'), 'the file the page still shows stays marked');
+    const { readdir } = await import('node:fs/promises');
+    assert.equal((await readdir(join(dir, 'projects/p/pages'))).filter((n) => n.includes('.tmp.')), []);
+    await client.saveContent('p', 'home', { img: b!.path });
+    assert.equal((await client.usage('p', a!.id)).usedIn, []);
+    assert.equal((await client.usage('p', b!.id)).usedIn.sort(), ['about', 'home']);
+  } finally {
+    await client.close();
+    await removeTempDir(dir);
+  }
+});
+
 test.run();
