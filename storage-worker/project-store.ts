@@ -30,7 +30,7 @@ import { DocumentDraft, usageBySourceOf, type CommittedState } from './document-
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import { sweepLeftovers } from './leftover-sweep.js';
 import { MediaDocumentFile } from './media-document-file.js';
-import { ProjectLock, type LockHandle } from './project-lock.js';
+import { ProjectLock, type LockHandle, type LockStamp } from './project-lock.js';
 import type { WorkerCounters } from './worker-counters.js';
 import { extractMediaPaths, MediaPathIndex } from './usage-extraction.js';
 
@@ -87,6 +87,8 @@ interface PendingUsage {
 }
 
 const FLUSH_DELAY_MS = 25;
+/** a lock wait at least this long is logged as a warning */
+const LOCK_WAIT_WARN_MS = 100;
 const EMPTY_DOCUMENT_JSON = new TextEncoder().encode('{\n  "files": []\n}');
 /** gather: wait for returning callers at most this long, */
 const GATHER_MAX_MS = 4;
@@ -111,6 +113,8 @@ export class ProjectStore {
   /** the last batch committed: callers in flight when it ended, and how long it took (for gather) */
   private lastBatch: { size: number; ms: number; endedAt: number } | null = null;
   private gatherWaiter: { target: number; done: () => void } | null = null;
+  /** who held the lock when this process last had to wait for it */
+  private lastLockHolder: LockStamp | null = null;
   private readonly pending = new Map<string, PendingUsage>();
   private externalChanges = 0;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -138,6 +142,9 @@ export class ProjectStore {
       staleMs: opts.staleLockMs,
       isThreadAlive: opts.isThreadAlive,
       project: projectId,
+      onWait: (holder) => {
+        this.lastLockHolder = holder;
+      },
       onTakeover: (holder) => {
         opts.counters.staleLockTakeovers++;
         opts.logger.warn({ project: projectId, holder }, 'took over a stale media.json lock');
@@ -329,6 +336,15 @@ export class ProjectStore {
       return;
     }
     this.opts.counters.lockAcquired(handle.waitedMs);
+    // Short waits are normal when two processes share a project; a long one
+    // means a slow or stuck holder, which an operator wants to see.
+    if (handle.waitedMs >= LOCK_WAIT_WARN_MS) {
+      const holder = this.lastLockHolder;
+      this.opts.logger.warn(
+        { project: this.projectId, waitedMs: Math.round(handle.waitedMs), holder: holder ? { pid: holder.pid, hostname: holder.hostname, since: holder.acquiredAt } : null },
+        'waited for the media.json lock',
+      );
+    }
     const counters = this.opts.counters;
     let mark = started;
     const phase = (name: string) => {
