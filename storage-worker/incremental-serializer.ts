@@ -18,8 +18,24 @@ const SEPARATOR = Buffer.from(',\n');
 const TAIL = Buffer.from('\n  ]\n}');
 const EMPTY = Buffer.from('{\n  "files": []\n}');
 
+/**
+ * A record's encoding split around its `usedIn` value, which is what most
+ * commits change (every usage save rewrites the usedIn of a few records):
+ * while every other field is the very same value, only usedIn is re-encoded.
+ */
+interface SplitEncoding {
+  base: MediaRecord;
+  keys: string[];
+  prefix: Buffer;
+  suffix: Buffer;
+}
+
+const USED_IN_MARK = '\u0000mediastore:usedIn\u0000';
+const USED_IN_MARK_JSON = JSON.stringify(USED_IN_MARK);
+
 export class IncrementalSerializer {
   private cache = new WeakMap<MediaRecord, Buffer>();
+  private splits = new Map<string, SplitEncoding>();
 
   /** UTF-8 JSON of `doc` in a fresh SharedArrayBuffer (never written to again). */
   serialize(doc: MediaDocument): Uint8Array {
@@ -28,27 +44,89 @@ export class IncrementalSerializer {
     const files = doc.files;
     if (files.length === 0) return sharedCopy([EMPTY], EMPTY.length);
     const parts: Buffer[] = new Array(files.length * 2 + 1);
+    const splits = new Map<string, SplitEncoding>();
     let total = HEAD.length + TAIL.length + SEPARATOR.length * (files.length - 1);
     parts[0] = HEAD;
     for (let i = 0; i < files.length; i++) {
       const rec = files[i] as MediaRecord;
       let bytes = this.cache.get(rec);
+      const split = this.splits.get(rec.id);
       if (bytes === undefined) {
-        // A record sits two levels deep (object → files array): four spaces.
-        bytes = Buffer.from(`    ${JSON.stringify(rec, null, 2).replace(/\n/g, '\n    ')}`);
+        bytes = this.encode(rec, split, splits);
         this.cache.set(rec, bytes);
-      }
+      } else if (split) splits.set(rec.id, split);
       total += bytes.length;
       parts[i * 2 + 1] = bytes;
       parts[i * 2 + 2] = i === files.length - 1 ? TAIL : SEPARATOR;
     }
+    this.splits = splits; // records no longer in the document drop out
     return sharedCopy(parts, total);
   }
 
   /** Forget every cached record (after a reload the old objects are gone anyway). */
   clear(): void {
     this.cache = new WeakMap();
+    this.splits = new Map();
   }
+
+  private encode(rec: MediaRecord, split: SplitEncoding | undefined, splits: Map<string, SplitEncoding>): Buffer {
+    if (!Array.isArray(rec.usedIn)) return Buffer.from(indent(JSON.stringify(rec, null, 2)));
+    if (!split || !sameButUsedIn(split, rec)) {
+      // Encode once with a marker in place of usedIn, and cut around it.
+      const text = indent(JSON.stringify({ ...rec, usedIn: USED_IN_MARK }, null, 2));
+      const at = text.indexOf(USED_IN_MARK_JSON);
+      split = {
+        base: rec,
+        keys: Object.keys(rec),
+        prefix: Buffer.from(text.slice(0, at)),
+        suffix: Buffer.from(text.slice(at + USED_IN_MARK_JSON.length)),
+      };
+    }
+    splits.set(rec.id, split);
+    const usedIn = Buffer.from(encodeUsedIn(rec.usedIn));
+    return Buffer.concat([split.prefix, usedIn, split.suffix], split.prefix.length + usedIn.length + split.suffix.length);
+  }
+}
+
+/** A record sits two levels deep (object → files array): four spaces. */
+function indent(json: string): string {
+  return `    ${json.replace(/\n/g, '\n    ')}`;
+}
+
+/** usedIn as JSON.stringify(doc, null, 2) writes it at its depth (items at 8 spaces, bracket at 6). */
+function encodeUsedIn(usedIn: string[]): string {
+  if (usedIn.length === 0) return '[]';
+  let out = '[\n';
+  for (let i = 0; i < usedIn.length; i++) out += `${i ? ',\n' : ''}        ${JSON.stringify(usedIn[i])}`;
+  return `${out}\n      ]`;
+}
+
+/** Every field but usedIn is the same value (metadata compared field by field: drafts copy it). */
+function sameButUsedIn(split: SplitEncoding, rec: MediaRecord): boolean {
+  const base = split.base as unknown as Record<string, unknown>;
+  const next = rec as unknown as Record<string, unknown>;
+  let n = 0;
+  for (const key in next) {
+    if (split.keys[n++] !== key) return false;
+    if (key === 'usedIn') continue;
+    const a = base[key];
+    const b = next[key];
+    if (a === b) continue;
+    if (key !== 'metadata' || !shallowEqual(a, b)) return false;
+  }
+  return n === split.keys.length;
+}
+
+function shallowEqual(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (k !== kb[i] || (a as Record<string, unknown>)[k] !== (b as Record<string, unknown>)[k]) return false;
+  }
+  return true;
 }
 
 /** UTF-8 of `text` in a fresh SharedArrayBuffer. */

@@ -43,4 +43,31 @@ test('fields beyond `files` take the plain path and are kept', () => {
   assert.is(text(s.serialize(doc)), JSON.stringify(doc, null, 2));
 });
 
+test('random copy-on-write edits over many commits always match JSON.stringify', () => {
+  const s = new IncrementalSerializer();
+  let files = records(30);
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  for (let round = 0; round < 200; round++) {
+    files = files.map((rec) => {
+      switch (rand(8)) {
+        case 0: // usage changed: usedIn replaced, metadata copied with the same values (as drafts do)
+          return { ...rec, metadata: { ...rec.metadata }, usedIn: rec.usedIn.includes('p') ? rec.usedIn.filter((x) => x !== 'p') : [...rec.usedIn, 'p'] };
+        case 1: // metadata edited
+          return { ...rec, metadata: { ...rec.metadata, caption: `c${round}` }, usedIn: [...rec.usedIn] };
+        case 2: // a field another tool added, before usedIn in key order
+          return { ...rec, extra: round } as MediaRecord;
+        default:
+          return rec;
+      }
+    });
+    if (rand(5) === 0) files = [...files.slice(1), records(1)[0]!];
+    const doc = { files };
+    assert.is(text(s.serialize(doc)), JSON.stringify(doc, null, 2), `round ${round}`);
+  }
+});
+
 test.run();
