@@ -87,6 +87,8 @@ interface PendingUsage {
 }
 
 const FLUSH_DELAY_MS = 25;
+/** back-to-back commits keep the lock at most this long before giving others a turn */
+const LEASE_MS = 30;
 /** a lock wait at least this long is logged as a warning */
 const LOCK_WAIT_WARN_MS = 100;
 const EMPTY_DOCUMENT_JSON = new TextEncoder().encode('{\n  "files": []\n}');
@@ -113,6 +115,8 @@ export class ProjectStore {
   /** the last batch committed: callers in flight when it ended, and how long it took (for gather) */
   private lastBatch: { size: number; ms: number; endedAt: number } | null = null;
   private gatherWaiter: { target: number; done: () => void } | null = null;
+  /** the lock while back-to-back commits share it (see takeLock) */
+  private lease: { handle: LockHandle; since: number } | null = null;
   /** who held the lock when this process last had to wait for it */
   private lastLockHolder: LockStamp | null = null;
   private readonly pending = new Map<string, PendingUsage>();
@@ -247,7 +251,13 @@ export class ProjectStore {
       await new Promise<void>((resolve) => setImmediate(resolve));
       for (;;) {
         await this.gather();
-        if (this.queue.length === 0) break;
+        if (this.queue.length === 0) {
+          // No more work: give the lock back. An operation may arrive during
+          // that await and finds this loop still running, so look again.
+          await this.endLease();
+          if (this.queue.length === 0) break;
+          continue;
+        }
         // Group commit: everything that queued up while the previous commit ran goes out now.
         const batch = this.queue;
         this.queue = [];
@@ -261,7 +271,10 @@ export class ProjectStore {
         this.lastBatch = { size: batch.length + this.queue.length, ms: performance.now() - started, endedAt: performance.now() };
       }
     } finally {
+      // Synchronous from the last check of the queue to here, so no operation
+      // can be queued without a loop to run it.
       this.running = null;
+      if (this.lease) void this.endLease(); // only if the loop itself threw
       this.scheduleFlush();
     }
   }
@@ -273,14 +286,14 @@ export class ProjectStore {
    * into alternating half-batches for good; waiting a fraction of a commit
    * for them lets one commit carry all of them. The wait ends as soon as they
    * are all here, is bounded (GATHER_MAX_MS, and a share of the last commit's
-   * time), and never applies to a caller that is alone or to a waiting read.
+   * time), and never applies to a waiting read. With the queue empty it is
+   * the same wait for a lone caller's next operation, under the same lease.
    */
   private gather(): Promise<void> {
     const last = this.lastBatch;
     if (
       !last ||
       this.closed ||
-      this.queue.length === 0 ||
       this.queue.length >= last.size ||
       performance.now() - last.endedAt > GATHER_RECENT_MS ||
       this.queue.some((q) => q.op === FLUSH)
@@ -313,28 +326,17 @@ export class ProjectStore {
     this.flushTimer.unref();
   }
 
-  private async commitBatch(batch: Queued[]): Promise<void> {
-    const started = performance.now();
-    // A batch of bare flushes with no clean-ups pending writes nothing: it
-    // only reloads what another process committed, which needs no lock
-    // (renames are atomic) — reads after a foreign commit stay cheap.
-    if (this.pending.size === 0 && batch.every((q) => q.op === FLUSH)) {
-      try {
-        await this.ensureFresh(false);
-        for (const q of batch) q.resolve(undefined);
-      } catch (err) {
-        for (const q of batch) q.reject(StorageError.from(err));
-      }
-      return;
-    }
-    let handle: LockHandle;
-    try {
-      handle = await this.lock.acquire();
-    } catch (err) {
-      const error = StorageError.from(err);
-      for (const q of batch) q.reject(error);
-      return;
-    }
+  /**
+   * The project lock for a commit. Back-to-back commits share one
+   * acquisition (a lease of at most LEASE_MS): under load that saves the
+   * lock's file operations and the freshness check on most commits, while
+   * other processes still get the lock at least every LEASE_MS (plus a
+   * commit). Resolves true when the lease was already held.
+   */
+  private async takeLock(): Promise<boolean> {
+    if (this.lease) return true;
+    const handle = await this.lock.acquire();
+    this.lease = { handle, since: performance.now() };
     this.opts.counters.lockAcquired(handle.waitedMs);
     // Short waits are normal when two processes share a project; a long one
     // means a slow or stuck holder, which an operator wants to see.
@@ -344,6 +346,40 @@ export class ProjectStore {
         { project: this.projectId, waitedMs: Math.round(handle.waitedMs), holder: holder ? { pid: holder.pid, hostname: holder.hostname, since: holder.acquiredAt } : null },
         'waited for the media.json lock',
       );
+    }
+    return false;
+  }
+
+  private async endLease(): Promise<void> {
+    const lease = this.lease;
+    this.lease = null;
+    await lease?.handle.release().catch((err: unknown) =>
+      this.opts.logger.warn({ project: this.projectId, err }, 'could not release media.json lock'),
+    );
+  }
+
+  private async commitBatch(batch: Queued[]): Promise<void> {
+    const started = performance.now();
+    // A batch of bare flushes with no clean-ups pending writes nothing: it
+    // only reloads what another process committed, which needs no lock
+    // (renames are atomic) — reads after a foreign commit stay cheap.
+    if (this.pending.size === 0 && batch.every((q) => q.op === FLUSH)) {
+      try {
+        // Under a lease nobody else can have written: nothing to reload.
+        if (!this.lease) await this.ensureFresh(false);
+        for (const q of batch) q.resolve(undefined);
+      } catch (err) {
+        for (const q of batch) q.reject(StorageError.from(err));
+      }
+      return;
+    }
+    let leased: boolean;
+    try {
+      leased = await this.takeLock();
+    } catch (err) {
+      const error = StorageError.from(err);
+      for (const q of batch) q.reject(error);
+      return;
     }
     const counters = this.opts.counters;
     let mark = started;
@@ -359,7 +395,9 @@ export class ProjectStore {
     let committed = false;
     const content = new ContentActions();
     try {
-      await this.ensureFresh(true);
+      // A lease carried over from the previous commit means the lock was held
+      // throughout: the document cannot have changed on disk.
+      if (!leased) await this.ensureFresh(true);
       phase('fresh');
       const state = this.committed();
       const draft = new DocumentDraft(state);
@@ -395,10 +433,10 @@ export class ProjectStore {
       this.db.data = this.state?.doc ?? { files: [] };
       await this.ensureFresh(true).catch(() => undefined);
     } finally {
-      await handle.release().catch((err: unknown) =>
-        this.opts.logger.warn({ project: this.projectId, err }, 'could not release media.json lock'),
-      );
-      phase('release');
+      if (failure || performance.now() - (this.lease?.since ?? 0) >= LEASE_MS) {
+        await this.endLease();
+        phase('release');
+      }
     }
     const ms = performance.now() - started;
     if (failure) {
