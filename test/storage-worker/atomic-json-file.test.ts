@@ -15,6 +15,7 @@ import { FaultyFs, makeFsError } from '../../storage-worker/fault-injection.js';
 import { realFs, type FsFile, type FsSeam } from '../../storage-worker/fs-seam.js';
 import { parseTempName } from '../../storage-worker/temp-file-name.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { rejection } from '../helpers/storage-errors.js';
 
 interface Doc {
   n: number;
@@ -54,17 +55,6 @@ function adapter(file: string, options: Partial<AtomicJsonFileOptions<Doc>> = {}
 
 async function tempFilesIn(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => parseTempName(name) !== null);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.instance(err, StorageError);
-    return err as StorageError;
-  }
-  assert.unreachable('expected a rejection');
-  throw new Error('unreachable');
 }
 
 A('round trip: missing file reads null, written data reads back with its text and signature', async ({ file }) => {

@@ -12,19 +12,9 @@ import { StorageClient } from '../../server/storage-client.js';
 import { parseMediaDocument } from '../../storage-worker/media-document-schema.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { rejection } from '../helpers/storage-errors.js';
 
 const test = suite('recovery');
-
-async function rejection(p: Promise<unknown>): Promise<StorageError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, StorageError);
-    return err as StorageError;
-  }
-  assert.unreachable('expected a rejection');
-  throw new Error('unreachable');
-}
 
 const uploads = (dir: string, project = 'p') => join(dir, 'projects', project, 'uploads');
 

@@ -17,7 +17,6 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StorageClient } from '../../server/storage-client.js';
-import { StorageError } from '../../shared/errors.js';
 import type { MediaDocument } from '../../shared/media-types.js';
 import { errnoCode } from '../../storage-worker/fs-seam.js';
 import { parseStamp } from '../../storage-worker/lock-stamp.js';
@@ -25,6 +24,7 @@ import { parseMediaDocument } from '../../storage-worker/media-document-schema.j
 import { parseTempName } from '../../storage-worker/temp-file-name.js';
 import { StorageChild } from '../fixtures/storage-child-process.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { readable } from '../helpers/storage-errors.js';
 
 const TRIALS = 25;
 const STALE_LOCK_MS = 10_000;
@@ -34,24 +34,6 @@ const REOPEN_BOUND_MS = 2000;
 const SWEEP_MIN_TEMP_AGE_MS = 5000;
 
 const Crash = suite('sigkill-crash');
-
-/**
- * uvu formats a failure's `details` as a string; a StorageError's `details`
- * is an object, which makes uvu's formatter throw and swallow the failure
- * (the summary then shows "(0 / 1)" with no message). Rethrow it plainly.
- */
-function readable(fn: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    try {
-      await fn();
-    } catch (err) {
-      if (!(err instanceof StorageError)) throw err;
-      const plain = new Error(`${err.code}: ${err.message} ${JSON.stringify(err.details ?? {})}`, { cause: err });
-      if (err.stack) plain.stack = err.stack;
-      throw plain;
-    }
-  };
-}
 
 interface TrialResult {
   acks: number;

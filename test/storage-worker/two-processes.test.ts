@@ -10,10 +10,10 @@ import { randomUUID } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StorageClient } from '../../server/storage-client.js';
-import { StorageError } from '../../shared/errors.js';
 import type { NewMediaRecord } from '../../shared/media-types.js';
 import { StorageChild, type ChildLine } from '../fixtures/storage-child-process.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { readable } from '../helpers/storage-errors.js';
 
 const ROUNDS = 3;
 const PAGES = 300;
@@ -22,24 +22,6 @@ const EXTRA_ROUNDS = 20;
 const MEDIA = 30;
 
 const TwoProcesses = suite('two-processes');
-
-/**
- * uvu formats a failure's `details` as a string; a StorageError's `details`
- * is an object, which makes uvu's formatter throw and swallow the failure
- * (the summary then shows "(0 / 1)" with no message). Rethrow it plainly.
- */
-function readable(fn: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    try {
-      await fn();
-    } catch (err) {
-      if (!(err instanceof StorageError)) throw err;
-      const plain = new Error(`${err.code}: ${err.message} ${JSON.stringify(err.details ?? {})}`, { cause: err });
-      if (err.stack) plain.stack = err.stack;
-      throw plain;
-    }
-  };
-}
 
 function imageRecords(count: number): NewMediaRecord[] {
   return Array.from({ length: count }, (_, i): NewMediaRecord => {
