@@ -176,11 +176,21 @@ export function multipart(parts: UploadPart[]): { body: Buffer; contentType: str
 }
 
 /** sha256 over every path and file content under `dir` (sorted), to prove a request changed nothing. */
+/**
+ * The project lock file is coordination, not data: the storage worker may
+ * still hold it for a few ms after answering (a lease over back-to-back
+ * commits), so snapshots of the data tree leave it out.
+ */
+function isTransientLock(name: string): boolean {
+  return name === 'media.json.lock';
+}
+
 export async function hashTree(dir: string): Promise<string> {
   const hash = createHash('sha256');
   const walk = async (d: string): Promise<void> => {
     const entries = (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
     for (const e of entries) {
+      if (isTransientLock(e.name)) continue;
       const full = join(d, e.name);
       hash.update(`${relative(dir, full)}\u0000${e.isDirectory() ? 'd' : 'f'}\u0000`);
       if (e.isDirectory()) await walk(full);
@@ -196,6 +206,7 @@ export async function listTree(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true })) {
+      if (isTransientLock(e.name)) continue;
       const full = join(d, e.name);
       if (e.isDirectory()) await walk(full);
       else out.push(relative(dir, full));

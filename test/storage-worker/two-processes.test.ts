@@ -7,6 +7,8 @@
  * (no lost update, no stale mark) and that its content file is that save.
  */
 import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StorageClient } from '../../server/storage-client.js';
@@ -94,6 +96,8 @@ async function oneRound(round: number): Promise<void> {
     for (const prefix of ['a', 'b']) {
       children.push(new StorageChild('storage-child-autosave', [dataDir, projectId, prefix, String(PAGES), String(EXTRA_ROUNDS)]));
     }
+    await Promise.all(children.map((c) => c.waitFor('ready', 30_000)));
+    await writeFile(join(dataDir, 'go'), '');
     const exits = await Promise.all(children.map((c) => c.finished(50_000)));
     const ms = performance.now() - started;
     for (const [i, exit] of exits.entries()) {
