@@ -177,7 +177,7 @@ class StorageStatsCollector {
       ]),
       new SnapshotFamily(
         'mediastore_storage_commit_duration_seconds',
-        'Duration of one media.json commit (write, fsync, rename)',
+        'Duration of one commit of a media library (lock, write, fsync, rename)',
         'histogram',
         hist('mediastore_storage_commit_duration_seconds', (st) => st.commitDurationMs, 1 / 1000),
       ),
