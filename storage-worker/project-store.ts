@@ -95,7 +95,7 @@ const EMPTY_DOCUMENT_JSON = new TextEncoder().encode('{\n  "files": []\n}');
 /** gather: wait for returning callers at most this long, */
 const GATHER_MAX_MS = 4;
 /** and at most this share of the last commit's duration, */
-const GATHER_SHARE = 0.3;
+const GATHER_SHARE = 0.6;
 /** and only when the last commit ended this recently (else it is a new burst). */
 const GATHER_RECENT_MS = 50;
 
