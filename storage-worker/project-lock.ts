@@ -161,6 +161,8 @@ export class ProjectLock {
       for (;;) {
         const stamp = makeStamp();
         if (await publish(this.fs, this.lockPath, stamp)) {
+          // No longer waiting: take our hint back (another waiter re-announces on its next poll).
+          if (waited) await takeWaiterHint(this.fs, this.lockPath).catch(() => false);
           return new HeldLock(this.ctx, stamp, performance.now() - started, tookOver, this.staleMs, this.options);
         }
         const holder = await observeLock(this.fs, this.lockPath);
@@ -187,7 +189,12 @@ export class ProjectLock {
           this.options.onWait?.(holder.stamp);
         }
         const elapsed = performance.now() - started;
-        if (elapsed >= this.timeoutMs) throw this.timeoutError(holder, elapsed);
+        if (elapsed >= this.timeoutMs) {
+          await takeWaiterHint(this.fs, this.lockPath).catch(() => false);
+          throw this.timeoutError(holder, elapsed);
+        }
+        // Every poll: a holder or another waiter may have taken the hint meanwhile.
+        await announceWaiter(this.fs, this.lockPath);
         // Commits hold the lock for a few ms: poll fast, with jitter so waiters spread out.
         const delay = backoff * (0.5 + Math.random() * 0.5);
         backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
@@ -450,4 +457,38 @@ async function withClaim<T>(
 /** The claim protocol for callers that are not a lock holder (the leftover sweep). */
 export function lockContext(fs: FsSeam, lockPath: string, holderOptions: HolderStateOptions = {}): LockContext {
   return { fs, lockPath, holderOptions };
+}
+
+/**
+ * Waiter hints. A holder that keeps the lock over back-to-back commits (a
+ * lease) and takes it again at once would starve a waiter in another process
+ * that polls every few ms. A waiter therefore leaves `<lock>.wanted`; a holder
+ * whose lease ran out looks for it before taking the lock again and, if it is
+ * there, removes it and steps aside until someone else has taken the lock
+ * (bounded). It is only a hint: lost, stale or duplicated hints cost at most
+ * one short pause, never correctness.
+ */
+export function waiterHintPath(lockPath: string): string {
+  return `${lockPath}.wanted`;
+}
+
+async function announceWaiter(fs: FsSeam, lockPath: string): Promise<void> {
+  try {
+    const file = await fs.open(waiterHintPath(lockPath), 'w');
+    await file.close();
+  } catch (err) {
+    // A hint that cannot be left only makes this waiter wait longer.
+    if (errnoCode(err) === undefined) throw err;
+  }
+}
+
+/** True (and the hint removed) when a waiter announced itself. */
+export async function takeWaiterHint(fs: FsSeam, lockPath: string): Promise<boolean> {
+  try {
+    await fs.unlink(waiterHintPath(lockPath));
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false; // nobody waiting
+    throw err;
+  }
 }

@@ -30,7 +30,7 @@ import { DocumentDraft, usageBySourceOf, type CommittedState } from './document-
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import { sweepLeftovers } from './leftover-sweep.js';
 import { MediaDocumentFile } from './media-document-file.js';
-import { ProjectLock, type LockHandle, type LockStamp } from './project-lock.js';
+import { ProjectLock, takeWaiterHint, type LockHandle, type LockStamp } from './project-lock.js';
 import type { WorkerCounters } from './worker-counters.js';
 import { extractMediaPaths, MediaPathIndex } from './usage-extraction.js';
 
@@ -89,6 +89,8 @@ interface PendingUsage {
 const FLUSH_DELAY_MS = 25;
 /** back-to-back commits keep the lock at most this long before giving others a turn */
 const LEASE_MS = 30;
+/** how long an expired lease waits for a waiting process to take the lock */
+const STEP_ASIDE_MAX_MS = 30;
 /** a lock wait at least this long is logged as a warning */
 const LOCK_WAIT_WARN_MS = 100;
 const EMPTY_DOCUMENT_JSON = new TextEncoder().encode('{\n  "files": []\n}');
@@ -105,6 +107,7 @@ export class ProjectStore {
   private readonly file: MediaDocumentFile;
   private readonly db: Low<MediaDocument>;
   private readonly lock: ProjectLock;
+  private readonly lockPath: string;
   private state: CommittedState | null = null;
   /** set while media.json is corrupt with no good version to restore: every access refuses */
   private corrupt: { error: StorageError; signature: string | null } | null = null;
@@ -117,6 +120,8 @@ export class ProjectStore {
   private gatherWaiter: { target: number; done: () => void } | null = null;
   /** the lock while back-to-back commits share it (see takeLock) */
   private lease: { handle: LockHandle; since: number } | null = null;
+  /** the last lease ended by its time limit, not for lack of work: give waiters a turn first */
+  private leaseExpired = false;
   /** who held the lock when this process last had to wait for it */
   private lastLockHolder: LockStamp | null = null;
   private readonly pending = new Map<string, PendingUsage>();
@@ -140,7 +145,8 @@ export class ProjectStore {
       onWarning: (w) => opts.logger.warn({ project: projectId, ...w }, 'media.json write warning'),
     });
     this.db = new Low<MediaDocument>(this.file, { files: [] });
-    this.lock = new ProjectLock(`${this.mediaPath}.lock`, {
+    this.lockPath = `${this.mediaPath}.lock`;
+    this.lock = new ProjectLock(this.lockPath, {
       fs: opts.fs,
       timeoutMs: opts.lockTimeoutMs,
       staleMs: opts.staleLockMs,
@@ -335,6 +341,10 @@ export class ProjectStore {
    */
   private async takeLock(): Promise<boolean> {
     if (this.lease) return true;
+    if (this.leaseExpired) {
+      this.leaseExpired = false;
+      await this.stepAsideForWaiters();
+    }
     const handle = await this.lock.acquire();
     this.lease = { handle, since: performance.now() };
     this.opts.counters.lockAcquired(handle.waitedMs);
@@ -348,6 +358,25 @@ export class ProjectStore {
       );
     }
     return false;
+  }
+
+  /**
+   * Our lease ran out with work still queued. If another process is waiting
+   * (it left a hint), let it take the lock before we take it again, waiting
+   * at most STEP_ASIDE_MAX_MS for it to do so.
+   */
+  private async stepAsideForWaiters(): Promise<void> {
+    if (!(await takeWaiterHint(this.opts.fs, this.lockPath))) return;
+    const until = performance.now() + STEP_ASIDE_MAX_MS;
+    while (performance.now() < until) {
+      try {
+        await this.opts.fs.stat(this.lockPath);
+        return; // someone else holds it now: our acquire will queue behind them
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   private async endLease(): Promise<void> {
@@ -433,7 +462,9 @@ export class ProjectStore {
       this.db.data = this.state?.doc ?? { files: [] };
       await this.ensureFresh(true).catch(() => undefined);
     } finally {
-      if (failure || performance.now() - (this.lease?.since ?? 0) >= LEASE_MS) {
+      const expired = performance.now() - (this.lease?.since ?? 0) >= LEASE_MS;
+      if (failure || expired) {
+        this.leaseExpired = expired && !failure;
         await this.endLease();
         phase('release');
       }

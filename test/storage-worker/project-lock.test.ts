@@ -10,7 +10,7 @@ import { FaultyFs } from '../../storage-worker/fault-injection.js';
 import { realFs, type FsSeam } from '../../storage-worker/fs-seam.js';
 import { claimPath, makeStamp, parseStamp, serializeStamp, type LockStamp } from '../../storage-worker/lock-stamp.js';
 import { currentProcess } from '../../storage-worker/process-identity.js';
-import { ProjectLock } from '../../storage-worker/project-lock.js';
+import { ProjectLock, takeWaiterHint, waiterHintPath } from '../../storage-worker/project-lock.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { closeAll, LockChild } from '../fixtures/lock-child.js';
 
@@ -380,6 +380,18 @@ X('mutual exclusion under contention: 3 processes x 50 increments', async () => 
     await closeAll(workers);
   }
   assert.is(await readFile(counter, 'utf8'), '150');
+});
+
+X('a waiter leaves a hint that a holder can take once; without a waiter there is none', async () => {
+  assert.is(await takeWaiterHint(realFs, lockPath), false);
+  const held = await new ProjectLock(lockPath).acquire();
+  const waiting = new ProjectLock(lockPath, { timeoutMs: 2000 }).acquire();
+  for (let i = 0; i < 200 && !(await stat(waiterHintPath(lockPath)).then(() => true, () => false)); i++) await sleep(5);
+  assert.is(await takeWaiterHint(realFs, lockPath), true, 'the waiter announced itself');
+  assert.is(await takeWaiterHint(realFs, lockPath), false, 'a hint is taken once');
+  await held.release();
+  const second = await waiting;
+  await second.release();
 });
 
 X.run();
