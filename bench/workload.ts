@@ -179,3 +179,9 @@ export function makePageContent(op: UsageOp): unknown {
     seo: { title: `Page ${op.pageId}`, description: 'A page of the benchmark site.', og_image: c },
   };
 }
+
+/** A seeded picker of record ids of a dataset (for usage reads). */
+export function randomFileIdOf(dataset: Dataset): () => string {
+  const rand = makeRandom(dataset.n);
+  return () => (dataset.records[Math.floor(rand() * dataset.records.length)] ?? dataset.records[0])?.id ?? '';
+}

@@ -24,6 +24,7 @@ import { REV_KEY, sameMetadata, sha256 } from './chaos-editor.js';
 import type { ChaosHttp, HttpAnswer, NoAnswer } from './chaos-http.js';
 import type { ChaosLedger, ContentSave, KnownFile } from './chaos-ledger.js';
 import type { ChaosReport } from './chaos-report.js';
+import { exists } from './file-exists.js';
 
 export async function verifyFinalState(
   http: ChaosHttp,
@@ -173,16 +174,6 @@ function revOf(value: unknown, depth = 0): string {
 function ok(res: HttpAnswer | NoAnswer, report: ChaosReport, what: string): res is HttpAnswer {
   if (res.status === 0) return false;
   return report.check(res.status === 200, () => `${what}: status ${res.status}`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
 }
 
 export type { KnownFile };

@@ -21,6 +21,7 @@ import { StorageError } from '../shared/errors.js';
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
 import type { StorageApi } from '../shared/storage-api.js';
 import { folderOfPath, MEDIA_FOLDERS, uploadsDirOf } from '../server/upload/upload-paths.js';
+import { exists } from './file-exists.js';
 
 export interface Orphan {
   /** `images/name.png` */
@@ -128,14 +129,4 @@ function referencedFiles(doc: MediaDocument): Set<string> {
     }
   }
   return out;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
 }

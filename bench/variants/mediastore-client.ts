@@ -8,7 +8,7 @@
  * same work done without HTTP.
  */
 import { StorageClient } from '../../server/storage-client.js';
-import { makePageContent, makeRandom, type Dataset } from '../workload.js';
+import { makePageContent, type Dataset, randomFileIdOf } from '../workload.js';
 import type { Target, Variant } from './variant.js';
 
 /** addMedia takes at most this many records per call (one upload request holds far fewer). */
@@ -64,9 +64,7 @@ export class MediastoreClientVariant implements Variant {
     const targets = new Map<number, Target>();
     for (const dataset of datasets) {
       const projectId = projectIdFor(dataset.n);
-      const rand = makeRandom(dataset.n);
-      const randomFileId = (): string =>
-        (dataset.records[Math.floor(rand() * dataset.records.length)] ?? dataset.records[0])?.id ?? '';
+      const randomFileId = randomFileIdOf(dataset);
       targets.set(dataset.n, {
         op:
           this.operation === 'setUsage'

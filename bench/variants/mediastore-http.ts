@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Pool } from 'undici';
 import { StorageClient } from '../../server/storage-client.js';
-import { makePageContent, makeRandom, type Dataset } from '../workload.js';
+import { makePageContent, type Dataset, randomFileIdOf } from '../workload.js';
 import { loadProjects, projectIdFor } from './mediastore-client.js';
 import type { Target, Variant } from './variant.js';
 
@@ -75,9 +75,7 @@ export class MediastoreHttpVariant implements Variant {
     const targets = new Map<number, Target>();
     for (const dataset of datasets) {
       const projectId = projectIdFor(dataset.n);
-      const rand = makeRandom(dataset.n);
-      const randomFileId = (): string =>
-        (dataset.records[Math.floor(rand() * dataset.records.length)] ?? dataset.records[0])?.id ?? '';
+      const randomFileId = randomFileIdOf(dataset);
       targets.set(dataset.n, {
         op: async (op) => {
           await this.request(

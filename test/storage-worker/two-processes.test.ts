@@ -6,15 +6,14 @@
  * that every page's usage is exactly what its last acknowledged save implies
  * (no lost update, no stale mark) and that its content file is that save.
  */
-import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StorageClient } from '../../server/storage-client.js';
-import type { NewMediaRecord } from '../../shared/media-types.js';
 import { StorageChild, type ChildLine } from '../fixtures/storage-child-process.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { makeImageRecords } from '../helpers/media-records.js';
 import { readable } from '../helpers/storage-errors.js';
 
 const ROUNDS = 3;
@@ -24,29 +23,6 @@ const EXTRA_ROUNDS = 20;
 const MEDIA = 30;
 
 const TwoProcesses = suite('two-processes');
-
-function imageRecords(count: number): NewMediaRecord[] {
-  return Array.from({ length: count }, (_, i): NewMediaRecord => {
-    const name = `photo-${i}`;
-    const sizes: NewMediaRecord['sizes'] = {};
-    for (const [label, width] of [['thumb', 150], ['medium', 1024]] as const) {
-      sizes[label] = { path: `/uploads/images/${name}-${label}.jpg`, filename: `${name}-${label}.jpg`, width, height: width, size: width * 30 };
-    }
-    return {
-      id: randomUUID(),
-      filename: `${name}.jpg`,
-      originalName: `${name}.jpg`,
-      type: 'image/jpeg',
-      size: 100_000,
-      uploaded: new Date().toISOString(),
-      path: `/uploads/images/${name}.jpg`,
-      metadata: { alt: `alt ${i}`, title: name },
-      width: 2000,
-      height: 2000,
-      sizes,
-    };
-  });
-}
 
 interface LastAck {
   rev: number;
@@ -87,7 +63,7 @@ async function oneRound(round: number): Promise<void> {
     const setup = await StorageClient.start({ dataDir, logLevel: 'silent' });
     try {
       await setup.createProject({ name: `Two processes ${round}`, id: projectId });
-      await setup.addMedia(projectId, imageRecords(MEDIA));
+      await setup.addMedia(projectId, makeImageRecords(MEDIA, 'photo'));
     } finally {
       await setup.close();
     }
