@@ -10,7 +10,7 @@ import { ProjectLock } from '../../storage-worker/project-lock.js';
 import { sweepLeftovers } from '../../storage-worker/leftover-sweep.js';
 import { makeTempName } from '../../storage-worker/temp-file-name.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { LockChild } from '../fixtures/lock-child.js';
+import { JsonLineChild } from '../fixtures/json-line-child.js';
 
 const X = suite('leftover-sweep');
 
@@ -31,7 +31,7 @@ const sorted = (names: string[]): string[] => [...names].sort();
 
 X('keeps a live process\'s temp, lock and claim; removes them all once it is killed', async () => {
   await writeFile(join(dir, 'media.json'), '{"files":[]}');
-  const child = new LockChild('lock-leftovers', [dir]);
+  const child = new JsonLineChild('lock-leftovers', [dir]);
   try {
     const ready = await child.next('ready');
     const [lockName, dataTemp, lockTemp, claim] = ready.files as [string, string, string, string];
@@ -104,7 +104,7 @@ X('leaves garbled locks, other hosts\' locks and unrelated files alone', async (
 });
 
 X('a dead lock that a live breaker is claiming right now is left to that breaker', async () => {
-  const child = new LockChild('lock-io', []);
+  const child = new JsonLineChild('lock-io', []);
   const deadPid = child.pid;
   await child.exited;
   const lockPath = join(dir, 'media.json.lock');

@@ -9,7 +9,7 @@ import {
   parseProcStat,
   processStartTime,
 } from '../../storage-worker/process-identity.js';
-import { LockChild } from '../fixtures/lock-child.js';
+import { JsonLineChild } from '../fixtures/json-line-child.js';
 
 const X = suite('process-identity');
 
@@ -62,7 +62,7 @@ X('holderState: a thread of this process reported dead by its owner is dead', ()
 
 X('holderState: another live process is alive; once it exits, dead', async () => {
   // Any fixture that idles until told works; this one waits for 'go'.
-  const child = new LockChild('lock-racer', ['/nonexistent/x.lock', '/nonexistent/occupancy', '1000']);
+  const child = new JsonLineChild('lock-racer', ['/nonexistent/x.lock', '/nonexistent/occupancy', '1000']);
   let pid = 0;
   try {
     pid = child.pid;

@@ -12,7 +12,7 @@ import { claimPath, makeStamp, parseStamp, serializeStamp, type LockStamp } from
 import { currentProcess } from '../../storage-worker/process-identity.js';
 import { ProjectLock, takeWaiterHint, waiterHintPath } from '../../storage-worker/project-lock.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { closeAll, LockChild } from '../fixtures/lock-child.js';
+import { closeAll, JsonLineChild } from '../fixtures/json-line-child.js';
 
 const X = suite('project-lock');
 
@@ -42,7 +42,7 @@ function stampOf(overrides: Partial<LockStamp>): LockStamp {
 
 /** A pid that certainly ran and certainly has ended (reaped). */
 async function deadPid(): Promise<number> {
-  const child = new LockChild('lock-io', []);
+  const child = new JsonLineChild('lock-io', []);
   const pid = child.pid;
   await child.exited;
   return pid;
@@ -273,7 +273,7 @@ X('every file operation goes through the FsSeam, and a failed step leaves nothin
 X('a lock left by a child killed with SIGKILL while holding is taken over at once', async () => {
   const waits: number[] = [];
   for (let trial = 0; trial < 5; trial++) {
-    const child = new LockChild('lock-holder', [lockPath, '10000', '-1']);
+    const child = new JsonLineChild('lock-holder', [lockPath, '10000', '-1']);
     try {
       const held = await child.next('held');
       const holderPid = (held.stamp as LockStamp).pid;
@@ -303,7 +303,7 @@ X('a lock left by a child killed with SIGKILL while holding is taken over at onc
 });
 
 X('a live holder is never robbed: a waiter times out naming it, even with a short staleMs', async () => {
-  const child = new LockChild('lock-holder', [lockPath, '300', '1500']);
+  const child = new JsonLineChild('lock-holder', [lockPath, '300', '1500']);
   try {
     const held = await child.next('held');
     const holder = held.stamp as LockStamp;
@@ -330,7 +330,7 @@ X('processes racing to break the same stale lock never both hold it', async () =
   const occupancy = join(dir, 'occupancy');
   const dead = await deadPid();
   const me = currentProcess();
-  const racers = [0, 1, 2].map(() => new LockChild('lock-racer', [lockPath, occupancy, '2000']));
+  const racers = [0, 1, 2].map(() => new JsonLineChild('lock-racer', [lockPath, occupancy, '2000']));
   const rounds = 30;
   let overlaps = 0;
   let acquisitions = 0;
@@ -367,7 +367,7 @@ X('processes racing to break the same stale lock never both hold it', async () =
 X('mutual exclusion under contention: 3 processes x 50 increments', async () => {
   const counter = join(dir, 'counter');
   await writeFile(counter, '0');
-  const workers = [0, 1, 2].map(() => new LockChild('lock-counter', [lockPath, counter, '50']));
+  const workers = [0, 1, 2].map(() => new JsonLineChild('lock-counter', [lockPath, counter, '50']));
   try {
     await Promise.all(workers.map((w) => w.next('ready')));
     const started = Date.now();

@@ -22,7 +22,7 @@ import { errnoCode } from '../../storage-worker/fs-seam.js';
 import { parseStamp } from '../../storage-worker/lock-stamp.js';
 import { parseMediaDocument } from '../../storage-worker/media-document-schema.js';
 import { parseTempName } from '../../storage-worker/temp-file-name.js';
-import { StorageChild } from '../fixtures/storage-child-process.js';
+import { JsonLineChild } from '../fixtures/json-line-child.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { readable } from '../helpers/storage-errors.js';
 
@@ -50,7 +50,7 @@ function median(values: number[]): number {
 }
 
 /** Checks every acknowledged operation of one killed child against the files on disk. */
-function verifyAcks(projectDir: string, doc: MediaDocument, child: StorageChild, tag: string): { acks: number; problems: string[] } {
+function verifyAcks(projectDir: string, doc: MediaDocument, child: JsonLineChild, tag: string): { acks: number; problems: string[] } {
   const problems: string[] = [];
   const byId = new Map(doc.files.map((r) => [r.id, r]));
   const lastMeta = new Map<string, number>();
@@ -125,7 +125,7 @@ async function trial(dataDir: string, projectId: string, t: number): Promise<Tri
   const projectDir = join(dataDir, 'projects', projectId);
   const uploads = join(projectDir, 'uploads');
   const tag = `t${t}`;
-  const child = new StorageChild('storage-child-crash-writer', [dataDir, projectId, tag]);
+  const child = new JsonLineChild('storage-child-crash-writer', [dataDir, projectId, tag]);
   // The next process's worker thread starts while the child runs (it opens
   // no project before its first call), so only the open + write is timed.
   const starting = StorageClient.start({ dataDir, logLevel: 'silent', staleLockMs: STALE_LOCK_MS, lockTimeoutMs: STALE_LOCK_MS + 5000 });

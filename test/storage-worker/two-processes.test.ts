@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StorageClient } from '../../server/storage-client.js';
-import { StorageChild, type ChildLine } from '../fixtures/storage-child-process.js';
+import { JsonLineChild, type ChildLine } from '../fixtures/json-line-child.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { readable } from '../helpers/storage-errors.js';
@@ -37,7 +37,7 @@ interface ChildReport {
   stats: ChildLine | undefined;
 }
 
-function reportOf(child: StorageChild): ChildReport {
+function reportOf(child: JsonLineChild): ChildReport {
   const last = new Map<string, LastAck>();
   const errors: ChildLine[] = [];
   let acks = 0;
@@ -57,7 +57,7 @@ function reportOf(child: StorageChild): ChildReport {
 
 async function oneRound(round: number): Promise<void> {
   const dataDir = await makeTempDir('two-processes');
-  const children: StorageChild[] = [];
+  const children: JsonLineChild[] = [];
   try {
     const projectId = `site-${round}`;
     const setup = await StorageClient.start({ dataDir, logLevel: 'silent' });
@@ -70,7 +70,7 @@ async function oneRound(round: number): Promise<void> {
 
     const started = performance.now();
     for (const prefix of ['a', 'b']) {
-      children.push(new StorageChild('storage-child-autosave', [dataDir, projectId, prefix, String(PAGES), String(EXTRA_ROUNDS)]));
+      children.push(new JsonLineChild('storage-child-autosave', [dataDir, projectId, prefix, String(PAGES), String(EXTRA_ROUNDS)]));
     }
     await Promise.all(children.map((c) => c.waitFor('ready', 30_000)));
     await writeFile(join(dataDir, 'go'), '');
