@@ -63,12 +63,6 @@ export class IncrementalSerializer {
     return sharedCopy(parts, total);
   }
 
-  /** Forget every cached record (after a reload the old objects are gone anyway). */
-  clear(): void {
-    this.cache = new WeakMap();
-    this.splits = new Map();
-  }
-
   private encode(rec: MediaRecord, split: SplitEncoding | undefined, splits: Map<string, SplitEncoding>): Buffer {
     if (!Array.isArray(rec.usedIn)) return Buffer.from(indent(JSON.stringify(rec, null, 2)));
     if (!split || !sameButUsedIn(split, rec)) {

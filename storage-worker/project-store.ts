@@ -231,10 +231,6 @@ export class ProjectStore {
     });
   }
 
-  get queueLength(): number {
-    return this.queue.length;
-  }
-
   /** Commit what is queued and pending, then refuse new operations. */
   async close(): Promise<number> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
