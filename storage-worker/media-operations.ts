@@ -130,8 +130,14 @@ export function deleteContent(source: string): Operation<void> {
   };
 }
 
-/** Rebuild every source's usage from the content files on disk, in this one commit. */
-export function refreshUsage(): Operation<RefreshUsageResult> {
+/**
+ * Rebuild usage from the content files on disk, in this one commit.
+ * `all`: every source — one with no content file then uses nothing (the
+ * editor's "refresh usage"). `withFiles`: only sources that have a content
+ * file, leaving usage set by `setUsage` for file-less sources alone (what a
+ * project's open does to trim marks a killed process left behind).
+ */
+export function refreshUsage(scope: 'all' | 'withFiles' = 'all'): Operation<RefreshUsageResult> {
   return {
     kind: 'refreshUsage',
     async apply(draft, content, store) {
@@ -145,9 +151,9 @@ export function refreshUsage(): Operation<RefreshUsageResult> {
       for (const [source, action] of content.bySource) {
         if (action.kind === 'write') onDisk.set(source, [...new Set([...(onDisk.get(source) ?? []), ...action.fileIds])]);
       }
-      for (const source of draft.sources()) if (!onDisk.has(source)) draft.setSourceUsage(source, []);
+      if (scope === 'all') for (const source of draft.sources()) if (!onDisk.has(source)) draft.setSourceUsage(source, []);
       for (const [source, ids] of onDisk) draft.setSourceUsage(source, ids);
-      store.forgetPendingUsage();
+      store.forgetPendingUsage(scope === 'all' ? undefined : onDisk.keys());
       const inUse = new Set<string>();
       for (const ids of onDisk.values()) for (const id of ids) inUse.add(id);
       return { sources: onDisk.size, filesInUse: inUse.size };

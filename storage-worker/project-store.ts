@@ -587,9 +587,10 @@ export class ProjectStore {
     return sources;
   }
 
-  /** A full refresh replaces every pending clean-up. */
-  forgetPendingUsage(): void {
-    this.pending.clear();
+  /** A refresh replaces the pending clean-ups of the sources it rebuilt (all of them when not named). */
+  forgetPendingUsage(sources?: Iterable<string>): void {
+    if (!sources) this.pending.clear();
+    else for (const source of sources) this.pending.delete(source);
   }
 
   // --- loading, freshness and recovery --------------------------------------

@@ -345,7 +345,19 @@ export class StorageService implements StorageApi, FaultControl {
       isThreadAlive: (id) => !this.deadThreads.has(id),
     });
     const opened = await store.open();
-    this.logger.info({ project: projectId, ...opened }, 'project opened');
+    // A process killed between acknowledging a content save and trimming the
+    // source's old marks leaves files over-marked for good (safe, but a file
+    // then looks used that no page uses). The content files on disk are the
+    // truth, so opening a project reconciles the usage of every source that
+    // has one; the commit only writes when some mark actually differs.
+    let usage: RefreshUsageResult | null = null;
+    try {
+      usage = await store.enqueue(ops.refreshUsage('withFiles'));
+    } catch (err) {
+      // A corrupt library stays open and refuses every access until repaired.
+      if (!(err instanceof StorageError && err.code === 'CORRUPT_DOCUMENT')) throw err;
+    }
+    this.logger.info({ project: projectId, ...opened, usageSources: usage?.sources ?? null }, 'project opened');
     return store;
   }
 }

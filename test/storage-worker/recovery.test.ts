@@ -169,4 +169,35 @@ test('reads are fresh across two storage workers on one data dir', async () => {
   }
 });
 
+test('opening a project trims marks a killed process left behind, and leaves file-less usage alone', async () => {
+  const dir = await makeTempDir('reconcile');
+  try {
+    let client = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+    const [a, b, c] = await (async () => {
+      await client.createProject({ name: 'p', id: 'p' });
+      return client.addMedia('p', makeImageRecords(3));
+    })();
+    await client.saveContent('p', 'home', { img: a!.path });
+    await client.setUsage('p', 'ghost', [c!.path]); // usage with no content file (internal callers)
+    await client.close();
+    // What a SIGKILL between acknowledging a save of `home` (marks: old ∪ new)
+    // and trimming the old marks leaves on disk: b still marked by home.
+    const mediaPath = join(uploads(dir), 'media.json');
+    const doc = parseMediaDocument(await readFile(mediaPath, 'utf8'));
+    doc.files.find((f) => f.id === b!.id)!.usedIn.push('home');
+    await writeFile(mediaPath, JSON.stringify(doc, null, 2));
+
+    client = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+    try {
+      assert.equal((await client.usage('p', a!.id)).usedIn, ['home']);
+      assert.equal((await client.usage('p', b!.id)).usedIn, [], 'the leftover mark is gone: home.json does not use b');
+      assert.equal((await client.usage('p', c!.id)).usedIn, ['ghost'], 'usage of a source without a content file is kept');
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
 test.run();
