@@ -142,10 +142,12 @@ export function refreshUsage(scope: 'all' | 'withFiles' = 'all'): Operation<Refr
     kind: 'refreshUsage',
     async apply(draft, content, store) {
       const onDisk = new Map<string, string[]>();
-      for (const source of await store.contentSources()) {
-        const saved = await store.readContentOrNull(source);
+      const sources = await store.contentSources();
+      const contents = await Promise.all(sources.map((source) => store.readContentOrNull(source)));
+      sources.forEach((source, i) => {
+        const saved = contents[i];
         onDisk.set(source, saved === undefined ? [] : draft.matchPaths(extractMediaPaths(saved)));
-      }
+      });
       // A save earlier in this batch writes its file only after this commit:
       // keep its new marks too, or its media would be unmarked in between.
       for (const [source, action] of content.bySource) {

@@ -23,12 +23,13 @@ import { Low } from 'lowdb';
 import type pino from 'pino';
 import { StorageError } from '../shared/errors.js';
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
-import { AtomicJsonFile, statSignature } from './atomic-json-file.js';
+import { statSignature } from './atomic-json-file.js';
 import { applyContentChanges, type ContentChange } from './content-batch.js';
 import { contentFileOf, sourceOfGlobalFile, sourceOfPageFile } from './content-files.js';
 import { DocumentDraft, usageBySourceOf, type CommittedState } from './document-draft.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import { sweepLeftovers } from './leftover-sweep.js';
+import { isTransientError, withRetry } from './retry-policy.js';
 import { MediaDocumentFile } from './media-document-file.js';
 import { ProjectLock, takeWaiterHint, type LockHandle, type LockStamp } from './project-lock.js';
 import type { WorkerCounters } from './worker-counters.js';
@@ -541,24 +542,25 @@ export class ProjectStore {
     return join(this.dir, contentFileOf(source));
   }
 
-  private contentFile(path: string): AtomicJsonFile<unknown> {
-    return new AtomicJsonFile<unknown>(path, {
-      fs: this.opts.fs,
-      parse: (text) => JSON.parse(text) as unknown,
-      onRetry: (code) => this.opts.counters.retry(code),
-    });
-  }
-
   /** The parsed content of a source, or undefined when it has none. */
   async readContentOrNull(source: string): Promise<unknown> {
+    let bytes: Buffer;
     try {
-      return await this.contentFile(this.contentPath(source)).read() ?? undefined;
+      // Content files are only ever replaced by rename: one read sees one whole version.
+      bytes = await withRetry(() => this.opts.fs.readFile(this.contentPath(source)), {
+        isTransient: (err) => errnoCode(err) !== 'ENOENT' && isTransientError(err),
+        onRetry: (code) => this.opts.counters.retry(code),
+      });
     } catch (err) {
-      if (err instanceof StorageError && err.code === 'CORRUPT_DOCUMENT') {
-        this.opts.logger.warn({ project: this.projectId, source }, 'content file is not valid JSON; counted as using nothing');
-        return undefined;
-      }
-      throw err;
+      if (errnoCode(err) === 'ENOENT') return undefined; // never saved, or deleted
+      throw StorageError.from(err, 'STORAGE_IO');
+    }
+    try {
+      return JSON.parse(bytes.toString('utf8')) as unknown;
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      this.opts.logger.warn({ project: this.projectId, source }, 'content file is not valid JSON; counted as using nothing');
+      return undefined;
     }
   }
 
