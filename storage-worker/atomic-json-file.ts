@@ -53,6 +53,21 @@ export interface AtomicJsonFileOptions<T> {
   onRetry?: (code: string, attempt: number) => void;
   /** told of problems that do not fail the write (backup not refreshed, cleanup failed); log them */
   onWarning?: (warning: AtomicFileWarning) => void;
+  /**
+   * The version identity a read is tagged with (default: the stat signature).
+   * media.json adds its generation nonce (generation-file.ts), which must be
+   * read before the file's bytes for the tag to be sound.
+   */
+  versionOf?: (fs: FsSeam, path: string) => Promise<string | null>;
+}
+
+export interface WriteTextOptions {
+  /**
+   * Runs right before the rename that publishes the new version; a throw
+   * aborts the write with nothing published (the project lock's fence: a
+   * writer whose lock was taken over must not replace the file).
+   */
+  beforeRename?: () => Promise<void>;
 }
 
 export interface AtomicFileWarning {
@@ -119,6 +134,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
   private readonly retry: Partial<RetryPolicy>;
   private readonly onRetry: ((code: string, attempt: number) => void) | undefined;
   private readonly onWarning: ((warning: AtomicFileWarning) => void) | undefined;
+  private readonly versionOf: (fs: FsSeam, path: string) => Promise<string | null>;
   /** tail of the write chain: each write starts after the previous one settled */
   private tail: Promise<unknown> = Promise.resolve();
   /**
@@ -140,6 +156,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     this.retry = options.retry ?? {};
     this.onRetry = options.onRetry;
     this.onWarning = options.onWarning;
+    this.versionOf = options.versionOf ?? statSignature;
   }
 
   // --- reading -------------------------------------------------------------
@@ -186,7 +203,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     return this.readRetrying(() => op, this.file, async () => {
       for (let i = 1; ; i++) {
         op = 'stat';
-        const before = await statSignature(this.fs, this.path);
+        const before = await this.versionOf(this.fs, this.path);
         if (before === null) return null;
         op = 'readFile';
         let buf: Buffer;
@@ -199,7 +216,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
           throw err;
         }
         op = 'stat';
-        const after = await statSignature(this.fs, this.path);
+        const after = await this.versionOf(this.fs, this.path);
         if (after === before || i >= STABLE_READ_TRIES) return { text: buf.toString('utf8'), signature: before };
       }
     });
@@ -261,8 +278,8 @@ export class AtomicJsonFile<T> implements Adapter<T> {
    * running through this adapter. Rejects with StorageError STORAGE_IO
    * (`details: { errno, op, file, step, attempts, contentReplaced }`).
    */
-  writeText(text: string | Uint8Array): Promise<WriteTextResult> {
-    const run = this.tail.then(() => this.commit(text));
+  writeText(text: string | Uint8Array, options: WriteTextOptions = {}): Promise<WriteTextResult> {
+    const run = this.tail.then(() => this.commit(text, options));
     // The chain only orders writes; each failure reaches its own caller via
     // `run`, so the next write must start regardless of how this one ended.
     this.tail = run.then(
@@ -272,7 +289,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     return run;
   }
 
-  private async commit(text: string | Uint8Array): Promise<WriteTextResult> {
+  private async commit(text: string | Uint8Array, options: WriteTextOptions): Promise<WriteTextResult> {
     const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
     const state: { step: WriteStep } = { step: 'open-temp' };
     let retries = 0;
@@ -283,7 +300,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     try {
       const signature = await withRetry(
         async () => {
-          renamedSignature ??= await this.replaceTarget(buf, state);
+          renamedSignature ??= await this.replaceTarget(buf, state, options);
           await this.syncDirectory(state);
           return renamedSignature;
         },
@@ -322,7 +339,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
   }
 
   /** Steps 1–4 of one try, with a fresh temp name; returns the new file's signature. */
-  private async replaceTarget(buf: Buffer, state: { step: WriteStep }): Promise<string> {
+  private async replaceTarget(buf: Buffer, state: { step: WriteStep }, options: WriteTextOptions): Promise<string> {
     const temp = makeTempName(this.path);
     let file: FsFile | undefined;
     let created = false;
@@ -344,6 +361,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
       file = undefined; // a failed close still releases the descriptor
       await closing.close();
       if (this.keepBackup) await this.refreshBackup();
+      await options.beforeRename?.();
       state.step = 'rename';
       await this.fs.rename(temp, this.path);
       created = false; // the temp name is gone: it is the target now

@@ -26,14 +26,21 @@ export type ContentChange = { path: string; text: string } | { path: string; rem
 export async function applyContentChanges(
   fs: FsSeam,
   changes: readonly ContentChange[],
-  retry: Partial<RetryPolicy>,
+  options: Partial<RetryPolicy> & {
+    /** runs right before each rename or unlink that publishes a change; a throw fails that change (the lock's fence) */
+    beforePublish?: () => Promise<void>;
+  },
 ): Promise<Map<string, StorageError>> {
+  const { beforePublish = async () => undefined, ...retry } = options;
   const failed = new Map<string, StorageError>();
   const done: string[] = [];
   await Promise.all(
     changes.map(async (change) => {
       try {
-        await withRetry(() => ('remove' in change ? removeFile(fs, change.path) : replaceFile(fs, change.path, change.text)), retry);
+        await withRetry(
+          () => ('remove' in change ? removeFile(fs, change.path, beforePublish) : replaceFile(fs, change.path, change.text, beforePublish)),
+          retry,
+        );
         done.push(change.path);
       } catch (err) {
         failed.set(change.path, ioError(err, change.path));
@@ -57,7 +64,7 @@ export async function applyContentChanges(
   return failed;
 }
 
-async function replaceFile(fs: FsSeam, path: string, text: string): Promise<void> {
+async function replaceFile(fs: FsSeam, path: string, text: string, beforePublish: () => Promise<void>): Promise<void> {
   const temp = makeTempName(path);
   const file = await fs.open(temp, 'wx');
   try {
@@ -67,6 +74,7 @@ async function replaceFile(fs: FsSeam, path: string, text: string): Promise<void
     } finally {
       await file.close();
     }
+    await beforePublish();
     await fs.rename(temp, path);
   } catch (err) {
     // Best effort: the write's own error is what the caller needs; a temp of
@@ -76,7 +84,8 @@ async function replaceFile(fs: FsSeam, path: string, text: string): Promise<void
   }
 }
 
-async function removeFile(fs: FsSeam, path: string): Promise<void> {
+async function removeFile(fs: FsSeam, path: string, beforePublish: () => Promise<void>): Promise<void> {
+  await beforePublish();
   try {
     await fs.unlink(path);
   } catch (err) {

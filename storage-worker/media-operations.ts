@@ -14,8 +14,7 @@ import type {
   RefreshUsageResult,
   SaveContentResult,
 } from '../shared/media-types.js';
-import type { Operation } from './project-store.js';
-import { extractMediaPaths } from './usage-extraction.js';
+import type { ContentScan, Operation } from './project-store.js';
 
 /** Which metadata fields a kind of file keeps; others in a patch are ignored. */
 export function metadataFieldsFor(type: string): Array<keyof MediaMetadata> {
@@ -92,19 +91,21 @@ export function deleteMedia(fileIds: string[]): Operation<DeleteMediaResult> {
 export function setUsage(source: string, mediaPaths: string[]): Operation<SaveContentResult> {
   return {
     kind: 'setUsage',
-    apply(draft) {
+    apply(draft, content) {
       const fileIds = draft.matchPaths(mediaPaths);
       draft.setSourceUsage(source, fileIds);
+      content.overrideUsage(source, fileIds);
       return { source, mediaPaths, fileIds };
     },
   };
 }
 
 /**
- * A content save. This commit marks the union of the source's old and new
- * files; the content file is written after the commit is durable, and the
- * old marks are dropped by a later commit — so at no moment does a file on
- * disk reference media that media.json says are unused.
+ * A content save. The batch's first commit marks the union of the source's
+ * old and new files; the content file is written after it is durable, and
+ * the batch's second commit leaves exactly the new marks — so at no moment
+ * does a file on disk reference media that media.json says are unused, and
+ * the caller is answered only once the marks are exact.
  */
 export function saveContent(source: string, text: string, mediaPaths: string[]): Operation<SaveContentResult> {
   return {
@@ -119,7 +120,7 @@ export function saveContent(source: string, text: string, mediaPaths: string[]):
   };
 }
 
-/** The content file goes first (durably); its marks follow in a later commit. */
+/** The content file goes first (durably); the batch's second commit drops its marks. */
 export function deleteContent(source: string): Operation<void> {
   return {
     kind: 'deleteContent',
@@ -136,26 +137,24 @@ export function deleteContent(source: string): Operation<void> {
  * editor's "refresh usage"). `withFiles`: only sources that have a content
  * file, leaving usage set by `setUsage` for file-less sources alone (what a
  * project's open does to trim marks a killed process left behind).
+ * `scan`: the content files as read and scanned outside the lock
+ * (ProjectStore.scanContent); used only if nothing was committed since,
+ * else the files are read again here, under the lock.
  */
-export function refreshUsage(scope: 'all' | 'withFiles' = 'all'): Operation<RefreshUsageResult> {
+export function refreshUsage(scope: 'all' | 'withFiles' = 'all', scan?: ContentScan): Operation<RefreshUsageResult> {
   return {
     kind: 'refreshUsage',
     async apply(draft, content, store) {
+      const found = scan !== undefined && store.isCurrent(scan) ? scan : await store.scanContent();
       const onDisk = new Map<string, string[]>();
-      const sources = await store.contentSources();
-      const contents = await Promise.all(sources.map((source) => store.readContentOrNull(source)));
-      sources.forEach((source, i) => {
-        const saved = contents[i];
-        onDisk.set(source, saved === undefined ? [] : draft.matchPaths(extractMediaPaths(saved)));
-      });
-      // A save earlier in this batch writes its file only after this commit:
-      // keep its new marks too, or its media would be unmarked in between.
-      for (const [source, action] of content.bySource) {
-        if (action.kind === 'write') onDisk.set(source, [...new Set([...(onDisk.get(source) ?? []), ...action.fileIds])]);
+      for (const [source, paths] of found.paths) onDisk.set(source, draft.matchPaths(paths));
+      // A save earlier in this batch writes its file only after the first
+      // commit: keep its new marks too (the second commit makes them exact).
+      for (const [source, fileIds] of content.exactUsage) {
+        onDisk.set(source, [...new Set([...(onDisk.get(source) ?? []), ...fileIds])]);
       }
       if (scope === 'all') for (const source of draft.sources()) if (!onDisk.has(source)) draft.setSourceUsage(source, []);
       for (const [source, ids] of onDisk) draft.setSourceUsage(source, ids);
-      store.forgetPendingUsage(scope === 'all' ? undefined : onDisk.keys());
       const inUse = new Set<string>();
       for (const ids of onDisk.values()) for (const id of ids) inUse.add(id);
       return { sources: onDisk.size, filesInUse: inUse.size };

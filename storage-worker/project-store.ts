@@ -11,11 +11,18 @@
  * 3. Memory never runs ahead of disk: a batch works on a copy-on-write draft
  *    that replaces the committed state only after the write succeeded.
  * 4. Every commit runs under the project's lock file and starts by checking
- *    whether another process changed media.json; if so it reloads first, so
- *    no process ever overwrites another's acknowledged update.
- * 5. Usage is never under-marked on disk: a content save first commits the
- *    union of the source's old and new marks, then writes the content file,
- *    and drops the marks it no longer needs in a later commit.
+ *    whether another process changed media.json (its generation nonce and
+ *    stat, generation-file.ts — never the mtime alone); if so it reloads
+ *    first, so no process ever overwrites another's acknowledged update.
+ *    Every rename that publishes a file is fenced: it happens only while the
+ *    lock file still carries this process's nonce (a takeover seen at any
+ *    point fails the whole batch, nothing acknowledged).
+ * 5. Usage is never under-marked on disk, and exact when acknowledged: a
+ *    batch with content saves first commits the union of each source's old
+ *    and new marks, then writes the content files, then commits the exact
+ *    marks — all under one lock hold, before any caller is answered. A crash
+ *    in between leaves over-marks only, of a save nobody was told succeeded;
+ *    the next open, or the next process to take the dead lock, reconciles them.
  * 6. A document that fails validation is never replaced by an empty one.
  */
 import { basename, dirname, join } from 'node:path';
@@ -23,7 +30,6 @@ import { Low } from 'lowdb';
 import type pino from 'pino';
 import { StorageError } from '../shared/errors.js';
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
-import { statSignature } from './atomic-json-file.js';
 import { applyContentChanges, type ContentChange } from './content-batch.js';
 import { contentFileOf, sourceOfGlobalFile, sourceOfPageFile } from './content-files.js';
 import { DocumentDraft, usageBySourceOf, type CommittedState } from './document-draft.js';
@@ -43,21 +49,39 @@ export interface ProjectStoreOptions {
   staleLockMs: number;
   /** whether a thread of this process still runs: a dead storage worker's locks are dead too */
   isThreadAlive: (threadId: number) => boolean;
+  /**
+   * This store took over a dead or stale lock: its holder may have died
+   * between the two commits of a content batch, leaving over-marks. The
+   * owner queues a reconcile of usage with the content files.
+   */
+  onLockTakeover?: (store: ProjectStore) => void;
 }
 
-/** What a batch collects for the content files it must write or remove after the commit. */
+/**
+ * What a batch collects for the content files it must write or remove, and
+ * the exact marks each such source must have once its file is in place.
+ */
 export class ContentActions {
   /** source → the last action of the batch for it (later saves of a source supersede earlier ones) */
-  readonly bySource = new Map<string, { kind: 'write'; text: string; fileIds: string[] } | { kind: 'delete' }>();
+  readonly bySource = new Map<string, { kind: 'write'; text: string } | { kind: 'delete' }>();
+  /** source → the file ids it marks once the batch's content files are durable */
+  readonly exactUsage = new Map<string, string[]>();
 
   write(source: string, text: string, fileIds: string[]): void {
     this.bySource.delete(source); // keep arrival order of the final actions
-    this.bySource.set(source, { kind: 'write', text, fileIds });
+    this.bySource.set(source, { kind: 'write', text });
+    this.exactUsage.set(source, fileIds);
   }
 
   remove(source: string): void {
     this.bySource.delete(source);
     this.bySource.set(source, { kind: 'delete' });
+    this.exactUsage.set(source, []);
+  }
+
+  /** A later setUsage of a source this batch also saves: its marks win. */
+  overrideUsage(source: string, fileIds: string[]): void {
+    if (this.exactUsage.has(source)) this.exactUsage.set(source, fileIds);
   }
 
   get size(): number {
@@ -80,14 +104,15 @@ interface Queued {
   outcome?: { ok: true; value: unknown } | { ok: false; error: StorageError };
 }
 
-/** A source's marks to set once its content file is known durable (invariant 5). */
-interface PendingUsage {
-  fileIds: Set<string>;
-  /** externalChanges when recorded: if another process committed since, re-derive from disk */
-  mark: number;
+/**
+ * Content files read and scanned for media paths OUTSIDE the lock (a big
+ * page costs a parse and a scan); applied under it only if no commit has
+ * happened since (same generation nonce), else read again under the lock.
+ */
+export interface ContentScan {
+  generation: string;
+  paths: Map<string, string[]>;
 }
-
-const FLUSH_DELAY_MS = 25;
 /** back-to-back commits keep the lock at most this long before giving others a turn */
 const LEASE_MS = 30;
 /** how long an expired lease waits for a waiting process to take the lock */
@@ -125,9 +150,6 @@ export class ProjectStore {
   private leaseExpired = false;
   /** who held the lock when this process last had to wait for it */
   private lastLockHolder: LockStamp | null = null;
-  private readonly pending = new Map<string, PendingUsage>();
-  private externalChanges = 0;
-  private flushTimer: NodeJS.Timeout | null = null;
   private readonly ensuredDirs = new Set<string>();
   private closed = false;
 
@@ -196,22 +218,20 @@ export class ProjectStore {
 
   /**
    * The committed state, fresh: reflects every write acknowledged before this
-   * call, by this process (waits for a running commit and for pending usage
-   * clean-ups) or by another one (a cheap stat; reload only when it changed).
+   * call, by this process (waits for a running commit) or by another one
+   * (a stat and a read of the generation nonce; reload only when they changed).
    */
   async read(): Promise<{ state: CommittedState; json: Uint8Array }> {
-    if (this.pending.size > 0) {
-      await this.enqueue(FLUSH);
-    } else if (this.inFlight) {
+    if (this.inFlight) {
       // The commit in flight checked freshness under the lock, after every
       // other process's acknowledged commit (they needed that lock too).
       await this.inFlight;
     } else {
-      const signature = await statSignature(this.opts.fs, this.mediaPath);
+      const signature = await this.file.versionNow();
       const known = this.corrupt ? this.corrupt.signature : (this.file.last?.signature ?? null);
       if (this.inFlight) await this.inFlight;
       // State changes only inside the commit pipeline, so a reload is queued
-      // like a commit (it writes nothing unless clean-ups are pending).
+      // like a commit (it writes nothing).
       else if (!this.state || signature !== known) await this.enqueue(FLUSH);
     }
     const state = this.committed();
@@ -232,15 +252,13 @@ export class ProjectStore {
     });
   }
 
-  /** Commit what is queued and pending, then refuse new operations. */
+  /** Commit what is queued, then refuse new operations. */
   async close(): Promise<number> {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
     let ops = 0;
-    while (this.running || this.queue.length > 0 || (this.pending.size > 0 && !this.corrupt)) {
+    while (this.running || this.queue.length > 0) {
       ops += this.queue.length;
       if (this.running) await this.running;
-      else await this.enqueue(FLUSH).catch(() => undefined);
+      else this.running = this.drainQueue();
     }
     this.closed = true;
     return ops;
@@ -278,7 +296,6 @@ export class ProjectStore {
       // can be queued without a loop to run it.
       this.running = null;
       if (this.lease) void this.endLease(); // only if the loop itself threw
-      this.scheduleFlush();
     }
   }
 
@@ -315,20 +332,6 @@ export class ProjectStore {
     });
   }
 
-  /** Pending clean-ups with no further traffic are committed after a short pause. */
-  private scheduleFlush(): void {
-    if (this.pending.size === 0 || this.flushTimer || this.closed) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = null;
-      if (this.pending.size > 0 && !this.running) {
-        this.enqueue(FLUSH).catch((err: unknown) =>
-          this.opts.logger.warn({ project: this.projectId, err }, 'deferred usage clean-up failed; will retry with the next commit'),
-        );
-      }
-    }, FLUSH_DELAY_MS);
-    this.flushTimer.unref();
-  }
-
   /**
    * The project lock for a commit. Back-to-back commits share one
    * acquisition (a lease of at most LEASE_MS): under load that saves the
@@ -354,14 +357,31 @@ export class ProjectStore {
         'waited for the media.json lock',
       );
     }
+    if (handle.tookOver) {
+      // The dead holder may have renamed files without replacing the
+      // generation nonce (it died before acknowledging): replace it now so
+      // every process, this one included, reloads what it left.
+      await this.file.generation.bump();
+      this.opts.onLockTakeover?.(this);
+    }
     return false;
   }
 
   /**
-   * Our lease ran out with work still queued. If another process is waiting
-   * (it left a hint), let it take the lock before we take it again, waiting
-   * at most STEP_ASIDE_MAX_MS for it to do so.
+   * The fence of invariant 4: throws LOCK_LOST unless the lock file still
+   * carries the nonce of the lease this commit runs under. Called right
+   * before every rename that publishes a file, and at the start of a commit
+   * that reuses a lease (the lease skips the freshness check, which is only
+   * sound while nobody else can have held the lock).
    */
+  private readonly fence = async (): Promise<void> => {
+    const lease = this.lease;
+    if (lease && (await lease.handle.verify())) return;
+    throw new StorageError('LOCK_LOST', `the media.json lock of project ${this.projectId} was taken over while this process held it; nothing of this commit is acknowledged`, {
+      project: this.projectId,
+    });
+  };
+
   private async stepAsideForWaiters(): Promise<void> {
     if (!(await takeWaiterHint(this.opts.fs, this.lockPath))) return;
     const until = performance.now() + STEP_ASIDE_MAX_MS;
@@ -386,10 +406,10 @@ export class ProjectStore {
 
   private async commitBatch(batch: Queued[]): Promise<void> {
     const started = performance.now();
-    // A batch of bare flushes with no clean-ups pending writes nothing: it
-    // only reloads what another process committed, which needs no lock
-    // (renames are atomic) — reads after a foreign commit stay cheap.
-    if (this.pending.size === 0 && batch.every((q) => q.op === FLUSH)) {
+    // A batch of bare flushes writes nothing: it only reloads what another
+    // process committed, which needs no lock (renames are atomic) — reads
+    // after a foreign commit stay cheap.
+    if (batch.every((q) => q.op === FLUSH)) {
       try {
         // Under a lease nobody else can have written: nothing to reload.
         if (!this.lease) await this.ensureFresh(false);
@@ -418,16 +438,17 @@ export class ProjectStore {
     let failure: StorageError | null = null;
     let bytes = 0;
     let retries = 0;
-    let committed = false;
+    let writes = 0;
     const content = new ContentActions();
+    this.file.fence = this.fence;
     try {
       // A lease carried over from the previous commit means the lock was held
-      // throughout: the document cannot have changed on disk.
-      if (!leased) await this.ensureFresh(true);
+      // throughout — if it still is: then the document cannot have changed.
+      if (leased) await this.fence();
+      else await this.ensureFresh(true);
       phase('fresh');
       const state = this.committed();
       const draft = new DocumentDraft(state);
-      const cleanups = await this.applyPendingUsage(draft);
       for (const q of batch) {
         try {
           q.outcome = { ok: true, value: await q.op.apply(draft, content, this) };
@@ -435,30 +456,46 @@ export class ProjectStore {
           q.outcome = { ok: false, error: StorageError.from(err) };
         }
       }
-      // A batch that writes content files commits media.json even when the
-      // marks did not change: the new signature tells other processes that
-      // content changed under their pending clean-ups (they re-derive then).
       phase('apply');
-      if (draft.dirty || content.size > 0) {
-        const doc = draft.build();
+      const write = async (d: DocumentDraft) => {
+        const doc = d.build();
         this.db.data = doc;
         await this.db.write();
-        draft.applyTo(state, doc);
-        committed = true;
-        bytes = this.file.last?.bytes ?? 0;
-        retries = this.file.last?.retries ?? 0;
-        phase('write');
+        d.applyTo(state, doc);
+        writes++;
+        bytes += this.file.last?.bytes ?? 0;
+        retries += this.file.last?.retries ?? 0;
+      };
+      // First commit: every operation's effect, content sources with the
+      // union of their old and new marks (nothing a file on disk names is
+      // unmarked while the content files are replaced).
+      if (draft.dirty) await write(draft);
+      phase('write');
+      if (content.size > 0) {
+        const failed = await this.applyContentActions(content, batch);
+        phase('content');
+        // Second commit: the exact marks of every source whose file is now in
+        // place. A source whose file could not be written keeps the union.
+        const exact = new DocumentDraft(state);
+        for (const [source, fileIds] of content.exactUsage) {
+          if (!failed.has(source)) exact.setSourceUsage(source, fileIds);
+        }
+        if (exact.dirty) await write(exact);
+        phase('trim');
       }
-      for (const [source, entry] of cleanups) if (this.pending.get(source) === entry) this.pending.delete(source);
-      await this.applyContentActions(content, batch);
-      phase('content');
+      // Tell every process a commit happened, before anyone is told it did.
+      if (writes > 0 || content.size > 0) await this.file.publish();
     } catch (err) {
       failure = StorageError.from(err, 'STORAGE_IO');
-      // The draft is dropped; memory stays at the last commit. If the failure
-      // came after the rename (directory fsync), disk moved on: reload it.
+      const lockLost = failure.code === 'LOCK_LOST';
+      // The draft is dropped; memory stays at the last write that succeeded.
+      // If a failure came after a rename (directory fsync), disk moved on:
+      // reload it — under the lock, unless the lock is no longer ours.
       this.db.data = this.state?.doc ?? { files: [] };
-      await this.ensureFresh(true).catch(() => undefined);
+      if (!lockLost && writes > 0) await this.file.publish().catch(() => undefined);
+      await this.ensureFresh(!lockLost).catch(() => undefined);
     } finally {
+      this.file.fence = undefined;
       const expired = performance.now() - (this.lease?.since ?? 0) >= LEASE_MS;
       if (failure || expired) {
         this.leaseExpired = expired && !failure;
@@ -473,9 +510,9 @@ export class ProjectStore {
       for (const q of batch) q.reject(failure);
       return;
     }
-    if (committed) {
+    if (writes > 0) {
       this.opts.counters.commitDone(batch.length, ms);
-      this.opts.logger.info({ project: this.projectId, ops: batch.length, bytes, ms: Math.round(ms * 100) / 100, retries }, 'commit');
+      this.opts.logger.info({ project: this.projectId, ops: batch.length, writes, bytes, ms: Math.round(ms * 100) / 100, retries }, 'commit');
     }
     for (const q of batch) {
       const outcome = q.outcome;
@@ -487,26 +524,11 @@ export class ProjectStore {
   }
 
   /**
-   * Invariant 5, second half: the marks a durable content file no longer
-   * needs are dropped now. If another process committed since the marks were
-   * recorded, it may have rewritten the file: derive the marks from disk.
+   * Runs under the lock between the two commits: write or remove the batch's
+   * content files. Returns the sources whose file could not be changed (their
+   * operations fail; other sources go on). A lost lock fails the whole batch.
    */
-  private async applyPendingUsage(draft: DocumentDraft): Promise<Map<string, PendingUsage>> {
-    const applied = new Map(this.pending);
-    for (const [source, entry] of applied) {
-      if (entry.mark === this.externalChanges) {
-        draft.setSourceUsage(source, entry.fileIds);
-      } else {
-        const content = await this.readContentOrNull(source);
-        draft.setSourceUsage(source, content === undefined ? [] : draft.matchPaths(extractMediaPaths(content)));
-      }
-    }
-    return applied;
-  }
-
-  /** Runs under the lock after the commit: write or remove content files, then record their clean-ups. */
-  private async applyContentActions(content: ContentActions, batch: Queued[]): Promise<void> {
-    if (content.size === 0) return;
+  private async applyContentActions(content: ContentActions, batch: Queued[]): Promise<Set<string>> {
     const changes: ContentChange[] = [];
     for (const [source, action] of content.bySource) {
       const path = this.contentPath(source);
@@ -521,19 +543,17 @@ export class ProjectStore {
     }
     const failed = await applyContentChanges(this.opts.fs, changes, {
       onRetry: (code) => this.opts.counters.retry(code),
+      beforePublish: this.fence,
     });
-    for (const [source, action] of content.bySource) {
-      if (failed.has(this.contentPath(source))) continue;
-      this.pending.set(source, {
-        fileIds: new Set(action.kind === 'write' ? action.fileIds : []),
-        mark: this.externalChanges,
-      });
-    }
+    for (const error of failed.values()) if (error.code === 'LOCK_LOST') throw error;
+    const failedSources = new Set<string>();
+    for (const source of content.bySource.keys()) if (failed.has(this.contentPath(source))) failedSources.add(source);
     for (const q of batch) {
       const source = q.op.contentSource;
       const error = source === undefined ? undefined : failed.get(this.contentPath(source));
       if (error && q.outcome?.ok) q.outcome = { ok: false, error };
     }
+    return failedSources;
   }
 
   // --- content files -------------------------------------------------------
@@ -589,10 +609,27 @@ export class ProjectStore {
     return sources;
   }
 
-  /** A refresh replaces the pending clean-ups of the sources it rebuilt (all of them when not named). */
-  forgetPendingUsage(sources?: Iterable<string>): void {
-    if (!sources) this.pending.clear();
-    else for (const source of sources) this.pending.delete(source);
+  /**
+   * Reads every content file and scans it for media paths. Runs outside the
+   * lock and outside the commit queue; `refreshUsage` applies the result
+   * under the lock only if the generation is still the one read first.
+   */
+  async scanContent(): Promise<ContentScan> {
+    const generation = await this.file.generation.read();
+    const sources = await this.contentSources();
+    const contents = await Promise.all(sources.map((source) => this.readContentOrNull(source)));
+    const paths = new Map<string, string[]>();
+    sources.forEach((source, i) => {
+      const saved = contents[i];
+      paths.set(source, saved === undefined ? [] : extractMediaPaths(saved));
+    });
+    return { generation, paths };
+  }
+
+  /** Under the lock: whether nothing was committed (by anyone) since `scan` read its generation. */
+  isCurrent(scan: ContentScan): boolean {
+    const signature = this.file.last?.signature;
+    return signature !== undefined && signature !== null ? signature.endsWith(`#${scan.generation}`) : false;
   }
 
   // --- loading, freshness and recovery --------------------------------------
@@ -605,14 +642,13 @@ export class ProjectStore {
 
   /** Reload when media.json on disk is not the version in memory. */
   private async ensureFresh(locked: boolean): Promise<void> {
-    const signature = await statSignature(this.opts.fs, this.mediaPath);
+    const signature = await this.file.versionNow();
     if (this.corrupt) {
       if (signature === this.corrupt.signature) throw this.corrupt.error;
       await this.load(locked); // someone replaced the corrupt file: look again
       return;
     }
     if (this.state && signature === (this.file.last?.signature ?? null)) return;
-    this.externalChanges++;
     this.opts.counters.externalReloads++;
     await this.load(locked);
   }
@@ -690,7 +726,7 @@ export class ProjectStore {
       }
       const quarantineName = `media.json.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
       const quarantinePath = join(this.uploadsDir, quarantineName);
-      const signature = await statSignature(this.opts.fs, this.mediaPath);
+      const signature = await this.file.versionNow();
       if (backup) {
         // Renaming aside is safe now: the backup takes its place at once, and
         // a crash in between leaves "missing + good .bak", which restores.
@@ -743,5 +779,5 @@ export class ProjectStore {
   }
 }
 
-/** An operation that changes nothing: committing it flushes pending usage clean-ups. */
+/** An operation that changes nothing: queued by a read that must reload what another process committed. */
 const FLUSH: Operation<void> = { kind: 'flush', apply: () => undefined };

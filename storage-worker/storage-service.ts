@@ -276,7 +276,9 @@ export class StorageService implements StorageApi, FaultControl {
   }
 
   async refreshUsage(projectId: string): Promise<RefreshUsageResult> {
-    return (await this.store(projectId)).enqueue(ops.refreshUsage());
+    const store = await this.store(projectId);
+    // Read and scan the content files before queueing: not under the lock.
+    return store.enqueue(ops.refreshUsage('all', await store.scanContent()));
   }
 
   async usage(projectId: string, fileId: string): Promise<UsageInfo> {
@@ -343,16 +345,21 @@ export class StorageService implements StorageApi, FaultControl {
       lockTimeoutMs: this.options.lockTimeoutMs ?? 5000,
       staleLockMs: this.options.staleLockMs ?? 10_000,
       isThreadAlive: (id) => !this.deadThreads.has(id),
+      onLockTakeover: (taken) => {
+        taken.enqueue(ops.refreshUsage('withFiles')).catch((err: unknown) =>
+          this.logger.warn({ project: projectId, err }, 'usage reconcile after a lock takeover failed; the next open reconciles'),
+        );
+      },
     });
     const opened = await store.open();
-    // A process killed between acknowledging a content save and trimming the
-    // source's old marks leaves files over-marked for good (safe, but a file
-    // then looks used that no page uses). The content files on disk are the
-    // truth, so opening a project reconciles the usage of every source that
-    // has one; the commit only writes when some mark actually differs.
+    // A process killed between the two commits of a content batch leaves
+    // over-marks (safe, but a file then looks used that no page uses). The
+    // content files on disk are the truth, so opening a project reconciles
+    // the usage of every source that has one; the commit only writes when
+    // some mark actually differs. The files are scanned before the lock.
     let usage: RefreshUsageResult | null = null;
     try {
-      usage = await store.enqueue(ops.refreshUsage('withFiles'));
+      usage = await store.enqueue(ops.refreshUsage('withFiles', await store.scanContent()));
     } catch (err) {
       // A corrupt library stays open and refuses every access until repaired.
       if (!(err instanceof StorageError && err.code === 'CORRUPT_DOCUMENT')) throw err;

@@ -1,0 +1,72 @@
+/**
+ * `media.json.gen`: a random nonce that every commit replaces, so a process
+ * can tell "media.json (or a content file) changed since I looked" without
+ * trusting file timestamps.
+ *
+ * Why a file of our own: a stat signature (dev:ino:size:mtime) stops changing
+ * on file systems with whole-second timestamps (ext3, FAT/exFAT, HFS+, many
+ * NFSv3/SMB exports): the mtime bump that orders two versions is rounded away
+ * and ext4 hands the freed inode number straight to the next file, so two
+ * same-size versions look identical and another process keeps serving — and
+ * writing back — a stale copy. A nonce never repeats, whatever the clock.
+ *
+ * Ordering (what makes it sound):
+ * - a writer replaces the nonce AFTER everything the batch renamed into place
+ *   and BEFORE it acknowledges anything, under the project lock;
+ * - a reader reads the nonce BEFORE it reads media.json, and tags what it
+ *   read with that nonce. What it read is then at least as new as the tag, so
+ *   a later comparison can only reload needlessly, never keep stale data.
+ * A writer that dies between its renames and the nonce acknowledged nothing;
+ * whoever takes its dead lock replaces the nonce before writing (so everyone
+ * reloads what the dead writer left).
+ *
+ * The nonce is written through a unique temp file and rename but never
+ * fsynced: it only has to be seen by processes running now. After a power
+ * cut every process starts with an empty cache, and an old, empty or missing
+ * nonce then means nothing but "reload once".
+ */
+import { randomBytes } from 'node:crypto';
+import { errnoCode, type FsSeam } from './fs-seam.js';
+import { makeTempName } from './temp-file-name.js';
+
+/** What `read()` returns when there is no nonce file (yet). */
+export const NO_GENERATION = '-';
+
+export class GenerationFile {
+  constructor(
+    readonly path: string,
+    private readonly fs: FsSeam,
+  ) {}
+
+  /** The current nonce, or NO_GENERATION when there is none. */
+  async read(): Promise<string> {
+    try {
+      const text = (await this.fs.readFile(this.path)).toString('utf8').trim();
+      return text.length > 0 ? text : NO_GENERATION;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return NO_GENERATION;
+      throw err;
+    }
+  }
+
+  /** Replaces the nonce with a fresh one (call under the project lock); returns it. */
+  async bump(): Promise<string> {
+    const nonce = randomBytes(12).toString('hex');
+    const temp = makeTempName(this.path);
+    const file = await this.fs.open(temp, 'wx');
+    try {
+      try {
+        await file.writeAll(nonce);
+      } finally {
+        await file.close();
+      }
+      await this.fs.rename(temp, this.path);
+    } catch (err) {
+      // The error that matters is the write's; a temp we cannot remove now is
+      // swept once this process is gone (its name carries our pid).
+      await this.fs.unlink(temp).catch(() => undefined);
+      throw err;
+    }
+    return nonce;
+  }
+}
