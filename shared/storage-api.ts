@@ -129,6 +129,11 @@ export interface StorageOptions {
   logLevel?: string;
   /** allow `injectFaults` (tests only; default false) */
   enableFaultInjection?: boolean;
+  /**
+   * Tests only: see every file with whole-second timestamps and one shared
+   * inode number, as on ext3/FAT/HFS+/many network file systems (default false).
+   */
+  simulateCoarseTimestamps?: boolean;
 }
 
 /** Names of the file operations that go through the I/O seam and can be failed in tests. */

@@ -30,6 +30,7 @@ import type {
   WorkerPing,
 } from '../shared/storage-api.js';
 import { assertId, contentFileOf, isPageSource, serializeContent } from './content-files.js';
+import { CoarseTimestampFs } from './coarse-timestamp-fs.js';
 import { FaultyFs } from './fault-injection.js';
 import { errnoCode, realFs, type FsSeam } from './fs-seam.js';
 import { parseNewMediaRecords } from './media-document-schema.js';
@@ -58,8 +59,9 @@ export class StorageService implements StorageApi, FaultControl {
   private readonly deadThreads: Set<number>;
 
   constructor(private readonly options: ServiceOptions) {
-    this.faults = options.enableFaultInjection ? new FaultyFs(realFs) : null;
-    this.fs = this.faults ?? realFs;
+    const base = options.simulateCoarseTimestamps ? new CoarseTimestampFs(realFs) : realFs;
+    this.faults = options.enableFaultInjection ? new FaultyFs(base) : null;
+    this.fs = this.faults ?? base;
     this.projectsDir = join(options.dataDir, 'projects');
     this.deadThreads = new Set(options.deadThreadIds ?? []);
     // Synchronous writes to fd 1: log lines of a worker that is about to die still land.
