@@ -715,6 +715,7 @@ export class ProjectStore {
           this.opts.logger.error({ project: this.projectId, files: backup.data.files.length }, 'media.json was missing: restored from media.json.bak');
           await this.db.read();
           this.setState(this.db.data);
+          await this.reconcileRestored();
           return 'restored-missing-from-backup';
         }
         const quarantined = await this.quarantinedCopies();
@@ -739,6 +740,7 @@ export class ProjectStore {
         );
         await this.db.read();
         this.setState(this.db.data);
+        await this.reconcileRestored();
         return `quarantined ${quarantineName}, restored from backup`;
       }
       // No good version: keep the corrupt file in place (a hard link keeps a
@@ -758,6 +760,28 @@ export class ProjectStore {
     } finally {
       await handle?.release();
     }
+  }
+
+  /**
+   * Under the lock, right after `.bak` became media.json: the backup is one
+   * version old, so its marks can miss what the newest content files use
+   * (a file in use would then read as unused and could be deleted). The
+   * content files are the truth: every source that has one gets exactly the
+   * marks it names, written before anything else is read or acknowledged.
+   */
+  private async reconcileRestored(): Promise<void> {
+    const scan = await this.scanContent();
+    const state = this.committed();
+    const draft = new DocumentDraft(state);
+    for (const [source, paths] of scan.paths) draft.setSourceUsage(source, draft.matchPaths(paths));
+    if (draft.dirty) {
+      const doc = draft.build();
+      this.db.data = doc;
+      await this.db.write();
+      draft.applyTo(state, doc);
+    }
+    await this.file.publish();
+    this.opts.logger.warn({ project: this.projectId, sources: scan.paths.size, changed: draft.dirty }, 'usage reconciled with the content files after restoring media.json.bak');
   }
 
   private refuse(error: StorageError, signature: string | null): string {
