@@ -510,7 +510,9 @@ export class ProjectStore {
       for (const q of batch) q.reject(failure);
       return;
     }
-    if (writes > 0) {
+    // A batch that only replaced content files is a commit too (it took the
+    // lock and wrote durably), even when no mark changed.
+    if (writes > 0 || content.size > 0) {
       this.opts.counters.commitDone(batch.length, ms);
       this.opts.logger.info({ project: this.projectId, ops: batch.length, writes, bytes, ms: Math.round(ms * 100) / 100, retries }, 'commit');
     }
