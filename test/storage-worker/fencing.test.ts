@@ -33,6 +33,15 @@ async function canUnshare(): Promise<string | null> {
   }
 }
 
+/** Sends a signal unless the process is already gone (ESRCH: it exited after closing, as it should). */
+function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
 /** The host pid of the node process that `unshare --fork` started. */
 async function forkedChild(unsharePid: number): Promise<number> {
   for (let i = 0; i < 200; i++) {
@@ -130,15 +139,9 @@ async function trialPauseAndResume(): Promise<boolean> {
     if (err instanceof StorageError) throw new Error(`${err.code}: ${err.message}`);
     throw err;
   } finally {
-    if (nodePid) process.kill(nodePid, 'SIGCONT');
     child.kill('SIGKILL');
-    if (nodePid) {
-      try {
-        process.kill(nodePid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    if (nodePid) signalIfAlive(nodePid, 'SIGCONT');
+    if (nodePid) signalIfAlive(nodePid, 'SIGKILL');
     await host?.close();
     await removeTempDir(dir);
   }
