@@ -13,6 +13,9 @@ export const STORAGE_ERROR_CODES = [
   'INVALID_INPUT',
   'CORRUPT_DOCUMENT',
   'LOCK_TIMEOUT',
+  // The lock was taken from this process while it held it: the batch was not
+  // published and nothing was acknowledged; retrying is safe.
+  'LOCK_LOST',
   'STORAGE_IO',
   'STORAGE_UNAVAILABLE',
   'INTERNAL',

@@ -27,6 +27,7 @@ const STORAGE_STATUS: Record<StorageErrorCode, number> = {
   PROJECT_EXISTS: 409,
   INVALID_INPUT: 400,
   LOCK_TIMEOUT: 503,
+  LOCK_LOST: 503,
   STORAGE_UNAVAILABLE: 503,
   STORAGE_IO: 503,
   // A damaged media.json was set aside and writes are refused until it is
@@ -38,6 +39,7 @@ const STORAGE_STATUS: Record<StorageErrorCode, number> = {
 /** Client-facing messages for server-side failures (the real message goes to the log). */
 const SERVER_MESSAGES: Partial<Record<StorageErrorCode, string>> = {
   LOCK_TIMEOUT: 'The project is busy (another process holds its lock); retry shortly',
+  LOCK_LOST: 'The project lock was lost during the write; nothing was saved, retry shortly',
   STORAGE_UNAVAILABLE: 'The storage worker is unavailable; retry shortly',
   STORAGE_IO: 'The storage could not read or write the data directory; retry shortly',
   CORRUPT_DOCUMENT:
