@@ -194,14 +194,15 @@ X('wall-clock steps on either side (and skew between hosts) never make a live re
     // The holder's clock lags an hour (its mtimes look an hour old), the waiter's runs an hour ahead ...
     holderClock.wallOffsetMs = -HOUR;
     waiterClock.wallOffsetMs = HOUR;
-    const waiting = expectLockTimeout(
-      new ProjectLock(lockPath, { staleMs: STALE_MS, timeoutMs: 4 * STALE_MS, clock: waiterClock }),
-    );
     // ... then both step the other way mid-wait (the holder's mtimes now come from the future).
-    await sleep(2 * STALE_MS);
-    holderClock.wallOffsetMs = HOUR;
-    waiterClock.wallOffsetMs = -HOUR;
-    await waiting;
+    const stepBack = sleep(2 * STALE_MS).then(() => {
+      holderClock.wallOffsetMs = HOUR;
+      waiterClock.wallOffsetMs = -HOUR;
+    });
+    await Promise.all([
+      expectLockTimeout(new ProjectLock(lockPath, { staleMs: STALE_MS, timeoutMs: 4 * STALE_MS, clock: waiterClock })),
+      stepBack,
+    ]);
     await holder.assertHeld();
     assert.is(holder.compromised, false);
   } finally {
@@ -220,6 +221,7 @@ X('refresh finding my nonce gone marks the handle compromised; assertHeld then t
   await rename(`${lockPath}.new`, lockPath);
   for (let i = 0; i < 100 && !handle.compromised; i++) await sleep(10);
   assert.equal(compromised, ['refresh/taken']);
+  assert.ok(handle.compromised, 'marked by the refresh, before anyone asked');
   await expectLockLost(handle, 'taken');
   await handle.release();
   assert.is(await lockNonce(), other.nonce, 'the new holder\'s lock is left alone');
