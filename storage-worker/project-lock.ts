@@ -5,19 +5,27 @@
  * hot reload, a maintenance script) never interleave their commits.
  *
  * ## Taking the lock
- * The stamp (pid, hostname, process start time, thread id, time, nonce) is
- * written to a unique temp file, which is then `link()`ed onto the lock name.
- * `link` fails with EEXIST while a lock exists, and when it succeeds the lock
- * appears complete with its stamp: `open(wx)` + `write` would leave an EMPTY
- * lock if the process died between the two, and nobody could tell whose it is.
- * While holding, the holder refreshes the lock's mtime every staleMs/3, so a
- * live holder's lock never looks old.
+ * The stamp (pid, hostname, boot id, PID namespace, process start time,
+ * thread id, time, nonce) is written to a unique temp file, which is then
+ * `link()`ed onto the lock name. `link` fails with EEXIST while a lock exists,
+ * and when it succeeds the lock appears complete with its stamp: `open(wx)` +
+ * `write` would leave an EMPTY lock if the process died between the two, and
+ * nobody could tell whose it is. While holding, the holder renews the lock's
+ * mtime every staleMs/3 (a new value each time, even if its clock stepped
+ * back), so a live holder's lock never stays unchanged for long.
  *
  * ## Stale locks
- * A lock is stale when its holder is dead (same host: pid gone, a zombie, or
- * the pid now belongs to a process with another start time) or its mtime is
- * older than staleMs (a holder on another host, a stuck holder, a garbled
- * file). "Read the stamp, see it is stale, unlink" is NOT safe with several
+ * A lock is stale when its holder is provably dead — same hostname, boot and
+ * PID namespace (process-identity.ts), and the pid gone, a zombie, or now a
+ * process with another start time — or when its holder cannot be judged
+ * (another host, boot or namespace; a garbled or legacy stamp) and this very
+ * instance (key + mtime) stayed unchanged for staleMs of the WAITER's
+ * monotonic clock since it first saw it (lock-clock.ts): no wall clock is ever
+ * compared with an mtime, so skew and clock steps cannot make a live lock look
+ * old. A holder provably alive is never taken over by age: a paused or stuck
+ * process on this host keeps its lock until it dies or lets go.
+ *
+ * "Read the stamp, see it is stale, unlink" is NOT safe with several
  * waiters: B reads stale S, A unlinks S and links its fresh lock L, then B
  * unlinks L — and A and B both hold. So removal goes through claims:
  *
@@ -26,7 +34,7 @@
  *   `<lock>.break.<key>` (the claim), created with the same temp + link()
  *   trick, so exactly one party wins it. Under the claim, the claimant
  *   re-reads the lock, checks that it is STILL that instance and STILL stale
- *   (a refreshed mtime makes it fresh again), unlinks it, then removes its
+ *   (a renewed mtime makes it fresh again), unlinks it, then removes its
  *   claim. A late breaker that judged the same instance stale either finds the
  *   claim taken (and goes back to waiting) or, once it is gone, re-reads a
  *   different lock and leaves it alone — nonces never repeat, so an instance
@@ -37,22 +45,67 @@
  *   at the lock name is only ever unlinked by the one holder of that
  *   instance's claim.
  *
- *   A claim whose creator died (or that is older than CLAIM_STALE_MS) is
- *   removed by the same rule one level up: whoever creates
- *   `<lock>.break.<key of that claim>` may remove it. Every level is a fresh,
- *   never-reused name, so each has exactly one winner; depth is bounded and
- *   the leftover sweep removes claims of dead processes.
+ *   A claim whose creator died (or, for a creator that cannot be judged, that
+ *   stayed unchanged for CLAIM_STALE_MS of watching) is removed by the same
+ *   rule one level up: whoever creates `<lock>.break.<key of that claim>` may
+ *   remove it. Every level is a fresh, never-reused name, so each has exactly
+ *   one winner; depth is bounded and the leftover sweep removes claims of dead
+ *   processes.
+ *
+ * ## Fencing: a holder publishes only while it provably holds the lock
+ * A holder that stalls (SIGSTOP, a VM or debugger pause, swap, a long GC)
+ * stops renewing; a waiter that cannot judge it may then take the lock over.
+ * When the old holder resumes it must not publish what it prepared. Hence
+ * `assertHeld()`, called right before the rename that publishes and before
+ * each commit that reuses a held lock: it throws LOCK_LOST (nothing is
+ * published, nothing acknowledged) when the handle was ever seen compromised
+ * (by a refresh, a release or an earlier assertHeld), or when the lock file
+ * does not carry our nonce right now. It costs one read while the lock is
+ * fresh.
+ *
+ * `freshAt` (the holder's monotonic time just BEFORE its current mtime was
+ * set) bounds every takeover: a breaker starts watching an mtime only after
+ * it was set, so nobody can remove the lock before freshAt + staleMs. So
+ * assertHeld() returns only while less than staleMs/2 has passed since
+ * freshAt. After a longer stall it renews first, a proof that needs no clock
+ * at all: (1) set a new mtime — from then on any breaker's re-check under its
+ * claim sees a changed instance and backs off; (2) no claim on our nonce
+ * exists — a breaker whose re-check came before (1) still holds its claim, or
+ * (3) has already unlinked our lock, and the read shows a foreign nonce.
+ * Passing all three, the lock is ours and freshAt moves to before (1). A
+ * claim seen in (2) means someone judged us stale: LOCK_LOST ('stalled'),
+ * even though the file may still be ours. The refresh timer runs the same
+ * renewal, so a resumed holder that did not commit still learns it lost.
+ *
+ * ## The window that remains, and its bound
+ * Between assertHeld() returning and the rename completing, nothing re-checks
+ * (a file system offers no conditional rename). A takeover lands in that
+ * window only if ALL of these hold:
+ * - the waiter cannot judge the holder (another host, boot or PID namespace,
+ *   or a legacy stamp) — a holder on this host in our namespace is never
+ *   taken over while alive, so for it there is no window at all;
+ * - the holder stalls inside that window (a few µs of code and one rename
+ *   syscall) for MORE THAN staleMs/2 (5 s at the default staleMs 10 s):
+ *   assertHeld() left at least that margin before anyone may remove the lock;
+ * - the new holder then reads media.json before the stalled rename lands.
+ * The bound assumes the monotonic clocks of holder and waiter advance at the
+ * same rate to within a few percent (true on one host; NTP slews at most
+ * 0.05 %), and that the file system's mtime resolution is finer than
+ * staleMs/3 (1 s mtimes: keep staleMs ≥ 3 s).
  *
  * ## Remaining assumptions
- * - Same-host liveness is exact (kill(pid, 0) + start time from /proc). A
- *   holder on ANOTHER host is judged by age only, so clocks must roughly agree
- *   and the file system must support link() (NFS does; some SMB mounts don't).
- * - A live process never stalls (event loop blocked, SIGSTOP, VM pause) for
- *   longer than staleMs while holding the lock (its refresh would stop and the
- *   lock be taken over — `verify()` and `onCompromised` report it), nor for
- *   longer than CLAIM_STALE_MS / 2 in the few microseconds between checking
- *   its claim's age and acting under it. These are the only ways two parties
- *   could act on one instance at once.
+ * - Same-host liveness is exact only within one boot and PID namespace
+ *   (kill(pid, 0) + start time from /proc). Everything else is judged by the
+ *   waiter's watching, and the file system must support link() (NFS does;
+ *   some SMB mounts don't).
+ * - Same hostname, other boot id: a reboot or a twin host cannot be told
+ *   apart, so it counts as 'unknown' (a reboot costs one staleMs of waiting).
+ * - A waiter that starts after an unjudgeable holder died waits staleMs from
+ *   its own first look, not from the death.
+ * - A claimant that stalls for longer than CLAIM_STALE_MS / 2 in the few
+ *   microseconds between checking its claim's age and acting under it, while
+ *   another party that cannot judge it breaks the claim, is the one other way
+ *   two parties could act on one instance at once.
  * - A crash while holding a claim delays a takeover by at most one retry,
  *   never blocks it: a dead claimant is seen at once on the same host.
  *
