@@ -144,7 +144,7 @@ export interface HolderStateOptions {
    * Whether a thread of THIS process still runs. A stamp of our own pid and
    * start time but of another thread (e.g. a storage worker thread that died
    * and was replaced) cannot be judged from outside that thread; whoever
-   * starts the threads can answer. Without it such a holder counts as alive
+   * starts the threads can answer. Without it such a holder is 'unknown'
    * and only the lock's age frees it.
    */
   isThreadAlive?: (threadId: number) => boolean;
@@ -155,7 +155,10 @@ export interface HolderStateOptions {
  *   (we cannot see its process; only age can free it);
  * - same host, boot and namespace: `kill(pid, 0)` ESRCH → 'dead', EPERM (someone else's process) → it exists;
  *   a zombie (killed, not yet reaped) → 'dead'; a live pid with another start
- *   time → 'dead' (the pid was reused after the holder died).
+ *   time → 'dead' (the pid was reused after the holder died); the same start
+ *   time → 'alive'; no start time to compare → 'unknown';
+ * - our own pid: another thread is whatever `isThreadAlive` says ('unknown'
+ *   without it).
  */
 export function holderState(stamp: HolderIdentity, options: HolderStateOptions = {}): HolderState {
   if (!sharesPidSpace(stamp)) return 'unknown';
@@ -164,14 +167,10 @@ export function holderState(stamp: HolderIdentity, options: HolderStateOptions =
   if (stamp.pid === process.pid) {
     const own = currentProcess().startTime;
     if (stamp.startTime !== null && own !== null && stamp.startTime !== own) return 'dead';
-    if (
-      stamp.threadId !== undefined &&
-      stamp.threadId !== currentThreadId &&
-      options.isThreadAlive?.(stamp.threadId) === false
-    ) {
-      return 'dead';
-    }
-    return 'alive';
+    if (stamp.threadId === undefined || stamp.threadId === currentThreadId) return 'alive';
+    // Another thread of ours: only whoever runs the threads can tell.
+    const threadAlive = options.isThreadAlive?.(stamp.threadId);
+    return threadAlive === undefined ? 'unknown' : threadAlive ? 'alive' : 'dead';
   }
   try {
     process.kill(stamp.pid, 0);
@@ -182,11 +181,13 @@ export function holderState(stamp: HolderIdentity, options: HolderStateOptions =
     if (code !== 'EPERM') return 'unknown';
   }
   const stat = readProcStat(stamp.pid);
-  // /proc unreadable (not Linux, hidepid, …): the pid exists, trust it.
-  if (stat === null) return 'alive';
+  // 'alive' must be PROVEN (it shields a lock from age for good): with /proc
+  // unreadable (not Linux, hidepid, …) or no start time in the stamp, the pid
+  // may have been reused, so only age can decide.
+  if (stat === null) return 'unknown';
   if (stat.state === 'Z' || stat.state === 'X') return 'dead';
-  if (stamp.startTime !== null && stat.startTime !== stamp.startTime) return 'dead';
-  return 'alive';
+  if (stamp.startTime === null) return 'unknown';
+  return stat.startTime === stamp.startTime ? 'alive' : 'dead';
 }
 
 function isPid(pid: number): boolean {
