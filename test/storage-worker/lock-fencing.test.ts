@@ -19,6 +19,7 @@ import { claimPath, makeStamp, parseStamp, serializeStamp, type LockStamp } from
 import { currentProcess } from '../../storage-worker/process-identity.js';
 import { ProjectLock, type LockHandle } from '../../storage-worker/project-lock.js';
 import { sweepLeftovers } from '../../storage-worker/leftover-sweep.js';
+import { mapError } from '../../server/http/error-responder.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { JsonLineChild } from '../fixtures/json-line-child.js';
 import { forkedChildPid, PID_NAMESPACE_WRAPPER, pidNamespaceUnavailable } from '../fixtures/lock-namespace.js';
@@ -279,6 +280,14 @@ X('after a stall, assertHeld renews and passes, unless a breaker holds a claim o
     await realFs.unlink(claimPath(lockPath, handle.stamp.nonce)).catch(() => undefined);
     await handle.release();
   }
+});
+
+X('LOCK_LOST reaches HTTP as a retryable 503 that says nothing was saved, without internals', () => {
+  const mapped = mapError(new StorageError('LOCK_LOST', 'the media library lock of project p1 was taken over: nothing was published'), 'req-1');
+  assert.is(mapped.status, 503);
+  assert.is(mapped.body.code, 'LOCK_LOST');
+  assert.match(String(mapped.body.error), /nothing was saved/);
+  assert.is(mapped.headers['Retry-After'], '1');
 });
 
 X.run();
