@@ -131,27 +131,33 @@ for (const kind of foreignKinds()) {
     assert.is(await readFile(dataPath, 'utf8'), 'A');
   });
 
-  X(`[${kind}] a holder in another namespace paused past the stale limit is taken over, and once resumed it does not publish`, async () => {
-    const holder = await startHolder(kind);
-    let waiter: LockHandle | undefined;
-    try {
-      process.kill(holder.hostPid, 'SIGSTOP');
-      waiter = await new ProjectLock(lockPath, { staleMs: STALE_MS, timeoutMs: 10 * STALE_MS }).acquire();
-      assert.is(waiter.tookOver, true);
-      assert.ok(waiter.waitedMs >= STALE_MS, `taken over after ${waiter.waitedMs} ms of watching, staleMs ${STALE_MS}`);
-      await publishData('B'); // the new holder's acknowledged commit
-      holder.child.send('publish A'); // queued while the old holder is paused
-      process.kill(holder.hostPid, 'SIGCONT');
-      const refused = await holder.child.next('refused');
-      assert.is(refused.code, 'LOCK_LOST');
-      await waiter.assertHeld(); // the old holder's resumption did not disturb the new one
-      assert.is(await lockNonce(), waiter.stamp.nonce);
-    } finally {
-      await waiter?.release();
-      await holder.child.kill('SIGKILL');
-    }
-    assert.is(await readFile(dataPath, 'utf8'), 'B', 'the acknowledged commit survived');
-  });
+  for (const takerKeepsIt of [true, false]) {
+    const after = takerKeepsIt ? 'while the new holder still holds it' : 'after the new holder released it';
+    X(`[${kind}] a holder in another namespace paused past the stale limit is taken over; resumed ${after}, it does not publish`, async () => {
+      const holder = await startHolder(kind);
+      let waiter: LockHandle | undefined;
+      try {
+        process.kill(holder.hostPid, 'SIGSTOP');
+        waiter = await new ProjectLock(lockPath, { staleMs: STALE_MS, timeoutMs: 10 * STALE_MS }).acquire();
+        assert.is(waiter.tookOver, true);
+        assert.ok(waiter.waitedMs >= STALE_MS, `taken over after ${waiter.waitedMs} ms of watching, staleMs ${STALE_MS}`);
+        await publishData('B'); // the new holder's acknowledged commit
+        if (!takerKeepsIt) await waiter.release();
+        holder.child.send('publish A'); // queued while the old holder is paused
+        process.kill(holder.hostPid, 'SIGCONT');
+        const refused = await holder.child.next('refused');
+        assert.is(refused.code, 'LOCK_LOST');
+        if (takerKeepsIt) {
+          await waiter.assertHeld(); // the old holder's resumption did not disturb the new one
+          assert.is(await lockNonce(), waiter.stamp.nonce);
+        }
+      } finally {
+        await waiter?.release();
+        await holder.child.kill('SIGKILL');
+      }
+      assert.is(await readFile(dataPath, 'utf8'), 'B', 'the acknowledged commit survived');
+    });
+  }
 }
 
 X('a holder in OUR namespace paused past the stale limit is never taken over; resumed, it proves its lock again and publishes', async () => {
