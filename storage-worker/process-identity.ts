@@ -130,13 +130,16 @@ export function currentProcess(): ProcessIdentity {
 
 /**
  * Whether `stamp`'s pid names a process we can see: same hostname, same boot,
- * same PID namespace (both unreadable counts as the same: a system without
- * /proc has neither reboots we can tell nor namespaces).
+ * same PID namespace. Unreadable on both sides counts as the same only off
+ * Linux (no namespaces there); on Linux it means /proc is missing or hidden,
+ * and two such processes may well sit in different namespaces.
  */
 export function sharesPidSpace(stamp: HolderIdentity): boolean {
   if (stamp.bootId === undefined || stamp.pidNs === undefined) return false; // legacy stamp
   const me = currentProcess();
-  return stamp.hostname === me.hostname && stamp.bootId === me.bootId && stamp.pidNs === me.pidNs;
+  const same = (theirs: string | null, mine: string | null): boolean =>
+    theirs === mine && (mine !== null || process.platform !== 'linux');
+  return stamp.hostname === me.hostname && same(stamp.bootId, me.bootId) && same(stamp.pidNs, me.pidNs);
 }
 
 export interface HolderStateOptions {

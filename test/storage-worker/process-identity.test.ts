@@ -66,6 +66,8 @@ X('holderState: another boot or another PID namespace is unknown, whatever the p
   const { bootId: _b, pidNs: _n, ...legacy } = me;
   assert.is(holderState(legacy), 'unknown', 'a stamp from before these fields: any namespace');
   assert.is(holderState({ ...legacy, bootId: me.bootId }), 'unknown');
+  // A holder that could not read its namespace (a hidden /proc) is not judged by its pid.
+  assert.is(holderState({ ...me, pid: 424242, pidNs: null }), 'unknown');
 });
 
 X('stamps carry boot id and PID namespace; legacy stamps without them still parse, without them', () => {
