@@ -13,6 +13,8 @@ export const STORAGE_ERROR_CODES = [
   'INVALID_INPUT',
   'CORRUPT_DOCUMENT',
   'LOCK_TIMEOUT',
+  // The lock was taken from this process while it held it: nothing of the
+  // batch was acknowledged (its first commit may be on disk, unconfirmed).
   'LOCK_LOST',
   'STORAGE_IO',
   'STORAGE_UNAVAILABLE',

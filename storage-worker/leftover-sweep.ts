@@ -8,17 +8,26 @@
  *   host" they must also be older than `minTempAgeMs`: a process on another
  *   host sharing the directory (or one that reused the pid) may be writing one
  *   right now, and no commit takes seconds.
- * - Locks and claims carry a full stamp and are judged by `holderState`
- *   (dead only; age is ProjectLock's business). They are removed through the
- *   same claim protocol as a takeover (project-lock.ts), so a sweep racing a
- *   breaker or a fresh acquirer never unlinks a fresh file.
+ * - Locks and claims carry a full stamp and are judged by `holderState`. A
+ *   provably alive holder's file is never removed, however old. A dead one's
+ *   is. One that cannot be judged ('unknown': another PID namespace, boot or
+ *   host, or a legacy stamp) is removed only once its mtime is older than
+ *   `unknownLockAgeMs` (default 15 min) by the wall clock: the sweep runs
+ *   once, so it cannot watch a file for a while as ProjectLock does, and the
+ *   generous limit absorbs clock skew — its holder refreshes the mtime every
+ *   staleMs/3, so only a skew of that size could make a live lock look old,
+ *   and ProjectLock frees such locks after staleMs anyway.
+ *   Removal goes through the same claim protocol as a takeover
+ *   (project-lock.ts), so a sweep racing a breaker or a fresh acquirer never
+ *   unlinks a fresh file.
  * - A garbled lock is left alone: ProjectLock takes it over once it is old.
  *
  * All file I/O goes through the FsSeam.
  */
 import { join } from 'node:path';
 import { errnoCode, realFs, type FsSeam } from './fs-seam.js';
-import { claimedLockName, observeLock } from './lock-stamp.js';
+import { systemClock, type LockClock } from './lock-clock.js';
+import { claimedLockName, observeLock, type ObservedLock } from './lock-stamp.js';
 import { currentProcess, holderState, type HolderStateOptions } from './process-identity.js';
 import { lockContext, removeStale } from './project-lock.js';
 import { parseTempName } from './temp-file-name.js';
@@ -27,6 +36,10 @@ export interface SweepOptions extends HolderStateOptions {
   fs?: FsSeam;
   /** a dead pid's temp file younger than this is kept (default 5000) */
   minTempAgeMs?: number;
+  /** a lock or claim whose holder cannot be judged is kept while younger than this by mtime (default 15 min) */
+  unknownLockAgeMs?: number;
+  /** time seam (default: the system clock) */
+  clock?: LockClock;
 }
 
 /** File names (within the swept directory). */
@@ -44,6 +57,8 @@ const LOCK_SUFFIX = '.lock';
 export async function sweepLeftovers(dir: string, options: SweepOptions = {}): Promise<SweepResult> {
   const fs = options.fs ?? realFs;
   const minTempAgeMs = options.minTempAgeMs ?? 5000;
+  const unknownLockAgeMs = options.unknownLockAgeMs ?? 15 * 60_000;
+  const clock = options.clock ?? systemClock;
   const holderOptions: HolderStateOptions = {};
   if (options.isThreadAlive) holderOptions.isThreadAlive = options.isThreadAlive;
   const result: SweepResult = { removedTemps: [], removedLocks: [], keptLive: [], skipped: [] };
@@ -56,7 +71,16 @@ export async function sweepLeftovers(dir: string, options: SweepOptions = {}): P
     if (errnoCode(err) === 'ENOENT') return result;
     throw err;
   }
-  const host = currentProcess().hostname;
+  // Temp names carry a pid only: judged as if of our own host, boot and
+  // namespace, which the age guard below makes safe enough (see the header).
+  const { hostname, bootId, pidNs } = currentProcess();
+  /** Whether a lock or claim as observed now may be removed. */
+  const removable = (lock: ObservedLock): boolean => {
+    if (lock.stamp === null) return false;
+    const state = holderState(lock.stamp, holderOptions);
+    if (state === 'unknown') return clock.wall() - lock.mtimeMs >= unknownLockAgeMs;
+    return state === 'dead';
+  };
   // Claims before locks: removing a dead lock first would remove its dead
   // claim on the way (unreported); each file is then reported where it went.
   const names = entries.filter((e) => e.isFile()).map((e) => e.name);
@@ -67,12 +91,13 @@ export async function sweepLeftovers(dir: string, options: SweepOptions = {}): P
 
     const temp = parseTempName(name);
     if (temp !== null) {
-      const state = holderState({ pid: temp.pid, hostname: host, startTime: null, threadId: temp.threadId }, holderOptions);
+      const identity = { pid: temp.pid, hostname, bootId, pidNs, startTime: null, threadId: temp.threadId };
+      const state = holderState(identity, holderOptions);
       if (state !== 'dead') {
         result.keptLive.push(name);
         continue;
       }
-      const age = await ageMs(fs, path);
+      const age = await ageMs(fs, path, clock);
       if (age === null) continue;
       // Age guards against another host or a reused pid; a dead thread of this
       // very process (known from isThreadAlive) needs no such guard.
@@ -93,18 +118,12 @@ export async function sweepLeftovers(dir: string, options: SweepOptions = {}): P
       result.skipped.push(name);
       continue;
     }
-    if (holderState(observed.stamp, holderOptions) !== 'dead') {
+    if (!removable(observed)) {
       result.keptLive.push(name);
       continue;
     }
-    const ctx = lockContext(fs, join(dir, lockName), holderOptions);
-    const outcome = await removeStale(
-      ctx,
-      path,
-      observed,
-      (now) => now.stamp !== null && holderState(now.stamp, holderOptions) === 'dead',
-      0,
-    );
+    const ctx = lockContext(fs, join(dir, lockName), holderOptions, clock);
+    const outcome = await removeStale(ctx, path, observed, removable, 0);
     // 'changed' / 'busy': a live process replaced it or is breaking it right now.
     if (outcome === 'removed') result.removedLocks.push(name);
     else result.keptLive.push(name);
@@ -112,10 +131,10 @@ export async function sweepLeftovers(dir: string, options: SweepOptions = {}): P
   return result;
 }
 
-async function ageMs(fs: FsSeam, path: string): Promise<number | null> {
+async function ageMs(fs: FsSeam, path: string, clock: LockClock): Promise<number | null> {
   try {
     const st = await fs.stat(path);
-    return Date.now() - Number(st.mtimeNs / 1_000_000n);
+    return clock.wall() - Number(st.mtimeNs / 1_000_000n);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return null;
     throw err;

@@ -12,7 +12,13 @@ import type { FsSeam } from './fs-seam.js';
 import { errnoCode } from './fs-seam.js';
 import { currentProcess, type ProcessIdentity } from './process-identity.js';
 
-export interface LockStamp extends ProcessIdentity {
+/**
+ * `bootId` and `pidNs` are optional only because stamps written before they
+ * existed must still parse (and are then judged 'unknown', see process-identity.ts).
+ */
+export interface LockStamp extends Omit<ProcessIdentity, 'bootId' | 'pidNs'> {
+  bootId?: string | null;
+  pidNs?: string | null;
   /** ISO time the stamp was made (just before it was linked into place) */
   acquiredAt: string;
   /** 32 hex digits, unique per acquisition */
@@ -21,8 +27,9 @@ export interface LockStamp extends ProcessIdentity {
 
 const NONCE_RE = /^[0-9a-f]{32}$/;
 
-export function makeStamp(): LockStamp {
-  return { ...currentProcess(), acquiredAt: new Date().toISOString(), nonce: randomBytes(16).toString('hex') };
+/** `identity` is a seam: a test stamps as "a process in another namespace" to make a holder 'unknown'. */
+export function makeStamp(identity: ProcessIdentity = currentProcess()): LockStamp {
+  return { ...identity, acquiredAt: new Date().toISOString(), nonce: randomBytes(16).toString('hex') };
 }
 
 export function serializeStamp(stamp: LockStamp): string {
@@ -40,14 +47,15 @@ export function parseStamp(bytes: Buffer): LockStamp | null {
   }
   if (typeof value !== 'object' || value === null) return null;
   const v = value as Record<string, unknown>;
-  const { pid, hostname, startTime, threadId, acquiredAt, nonce } = v;
+  const { pid, hostname, startTime, threadId, acquiredAt, nonce, bootId, pidNs } = v;
   if (!Number.isSafeInteger(pid) || (pid as number) <= 0) return null;
   if (typeof hostname !== 'string') return null;
   if (startTime !== null && !Number.isSafeInteger(startTime)) return null;
   if (!Number.isSafeInteger(threadId)) return null;
   if (typeof acquiredAt !== 'string') return null;
   if (typeof nonce !== 'string' || !NONCE_RE.test(nonce)) return null;
-  return {
+  if (!isOptionalName(bootId) || !isOptionalName(pidNs)) return null;
+  const stamp: LockStamp = {
     pid: pid as number,
     hostname,
     startTime: startTime as number | null,
@@ -55,6 +63,14 @@ export function parseStamp(bytes: Buffer): LockStamp | null {
     acquiredAt,
     nonce,
   };
+  // Absent stays absent: "legacy stamp" is a judgement of its own.
+  if (bootId !== undefined) stamp.bootId = bootId;
+  if (pidNs !== undefined) stamp.pidNs = pidNs;
+  return stamp;
+}
+
+function isOptionalName(value: unknown): value is string | null | undefined {
+  return value === undefined || value === null || typeof value === 'string';
 }
 
 /** A lock (or claim) file as seen at one moment. */

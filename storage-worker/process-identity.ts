@@ -4,13 +4,33 @@
  * A pid alone is not an identity: after a SIGKILL the kernel can hand the pid
  * to an unrelated process, and a lock judged by "pid alive" would then be kept
  * forever. So a stamp also carries the process start time (Linux: field 22 of
- * `/proc/<pid>/stat`, clock ticks since boot) and the hostname; a live pid with
- * another start time is a different process, i.e. the holder is dead.
+ * `/proc/<pid>/stat`, clock ticks since boot); a live pid with another start
+ * time is a different process, i.e. the holder is dead.
+ *
+ * A pid (and a start time) only means something in the PID namespace and the
+ * boot it was taken in. A container sharing the data volume has the host's
+ * hostname but its own pids (its holder may be pid 1, which on the host is
+ * init); two NFS clients may share a hostname; a rebooted machine reuses
+ * every pid. So a stamp also carries the boot id
+ * (`/proc/sys/kernel/random/boot_id`) and the PID namespace
+ * (`readlink /proc/self/ns/pid`), and only a holder of the SAME hostname,
+ * boot and namespace is judged by its pid: 'alive' or 'dead', exactly.
+ * Anyone else is 'unknown', and only the lock's age frees its lock.
+ *
+ * Same hostname, other boot id: either this machine rebooted since (the holder
+ * is certainly dead) or it is another machine with the same name (NFS clients
+ * cloned from one image) whose holder may well be alive. Nothing in the stamp
+ * tells the two apart, so it is 'unknown': after a reboot a leftover lock
+ * costs one stale limit of waiting (the start-up sweep removes old ones),
+ * which is cheap next to robbing a live holder on a twin host.
+ *
+ * A stamp written before these fields existed ("legacy") could come from any
+ * namespace, so it is 'unknown' too.
  *
  * Reading `/proc` uses node:fs directly on purpose: it describes processes,
  * not the data directory, so it stays outside the FsSeam that tests fail.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { threadId as currentThreadId } from 'node:worker_threads';
 import { errnoCode } from './fs-seam.js';
@@ -21,10 +41,21 @@ export interface ProcessIdentity {
   /** clock ticks since boot (Linux); null where it cannot be read */
   startTime: number | null;
   threadId: number;
+  /** names the boot (Linux); null where it cannot be read */
+  bootId: string | null;
+  /** names the PID namespace the pid belongs to, e.g. `pid:[4026531836]`; null where it cannot be read */
+  pidNs: string | null;
 }
 
-/** The identity fields a stamp must carry to be judged. */
-export type HolderIdentity = Pick<ProcessIdentity, 'pid' | 'hostname' | 'startTime'> & { threadId?: number };
+/**
+ * The identity fields a stamp must carry to be judged. `bootId` and `pidNs`
+ * are absent (undefined) in stamps written before they existed.
+ */
+export type HolderIdentity = Pick<ProcessIdentity, 'pid' | 'hostname' | 'startTime'> & {
+  threadId?: number;
+  bootId?: string | null;
+  pidNs?: string | null;
+};
 
 export type HolderState = 'alive' | 'dead' | 'unknown';
 
@@ -73,12 +104,42 @@ export function processStartTime(pid: number): number | null {
   return readProcStat(pid)?.startTime ?? null;
 }
 
-// Our own start time never changes: read it once per thread.
-let ownStartTime: number | null | undefined;
+/** A /proc fact about this process, or null where it cannot be read (not Linux, a hardened /proc). */
+function readProcFact(read: () => string): string | null {
+  try {
+    const value = read().trim();
+    return value === '' ? null : value;
+  } catch (err) {
+    if (errnoCode(err) !== undefined) return null;
+    throw err;
+  }
+}
+
+// None of these change while a process runs (setns/unshare only move its
+// children): read them once per thread.
+let own: Pick<ProcessIdentity, 'startTime' | 'bootId' | 'pidNs'> | undefined;
 
 export function currentProcess(): ProcessIdentity {
-  if (ownStartTime === undefined) ownStartTime = processStartTime(process.pid);
-  return { pid: process.pid, hostname: osHostname(), startTime: ownStartTime, threadId: currentThreadId };
+  own ??= {
+    startTime: processStartTime(process.pid),
+    bootId: readProcFact(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')),
+    pidNs: readProcFact(() => readlinkSync('/proc/self/ns/pid')),
+  };
+  return { pid: process.pid, hostname: osHostname(), threadId: currentThreadId, ...own };
+}
+
+/**
+ * Whether `stamp`'s pid names a process we can see: same hostname, same boot,
+ * same PID namespace. Unreadable on both sides counts as the same only off
+ * Linux (no namespaces there); on Linux it means /proc is missing or hidden,
+ * and two such processes may well sit in different namespaces.
+ */
+export function sharesPidSpace(stamp: HolderIdentity): boolean {
+  if (stamp.bootId === undefined || stamp.pidNs === undefined) return false; // legacy stamp
+  const me = currentProcess();
+  const same = (theirs: string | null, mine: string | null): boolean =>
+    theirs === mine && (mine !== null || process.platform !== 'linux');
+  return stamp.hostname === me.hostname && same(stamp.bootId, me.bootId) && same(stamp.pidNs, me.pidNs);
 }
 
 export interface HolderStateOptions {
@@ -86,33 +147,33 @@ export interface HolderStateOptions {
    * Whether a thread of THIS process still runs. A stamp of our own pid and
    * start time but of another thread (e.g. a storage worker thread that died
    * and was replaced) cannot be judged from outside that thread; whoever
-   * starts the threads can answer. Without it such a holder counts as alive
+   * starts the threads can answer. Without it such a holder is 'unknown'
    * and only the lock's age frees it.
    */
   isThreadAlive?: (threadId: number) => boolean;
 }
 
 /**
- * - other host: 'unknown' (we cannot see its processes; only age can free it);
- * - same host: `kill(pid, 0)` ESRCH → 'dead', EPERM (someone else's process) → it exists;
+ * - other host, other boot, other PID namespace, or a legacy stamp: 'unknown'
+ *   (we cannot see its process; only age can free it);
+ * - same host, boot and namespace: `kill(pid, 0)` ESRCH → 'dead', EPERM (someone else's process) → it exists;
  *   a zombie (killed, not yet reaped) → 'dead'; a live pid with another start
- *   time → 'dead' (the pid was reused after the holder died).
+ *   time → 'dead' (the pid was reused after the holder died); the same start
+ *   time → 'alive'; no start time to compare → 'unknown';
+ * - our own pid: another thread is whatever `isThreadAlive` says ('unknown'
+ *   without it).
  */
 export function holderState(stamp: HolderIdentity, options: HolderStateOptions = {}): HolderState {
-  if (stamp.hostname !== osHostname()) return 'unknown';
+  if (!sharesPidSpace(stamp)) return 'unknown';
   // pid 0 and negative pids address process groups in kill(): never probe them.
   if (!isPid(stamp.pid)) return 'unknown';
   if (stamp.pid === process.pid) {
     const own = currentProcess().startTime;
     if (stamp.startTime !== null && own !== null && stamp.startTime !== own) return 'dead';
-    if (
-      stamp.threadId !== undefined &&
-      stamp.threadId !== currentThreadId &&
-      options.isThreadAlive?.(stamp.threadId) === false
-    ) {
-      return 'dead';
-    }
-    return 'alive';
+    if (stamp.threadId === undefined || stamp.threadId === currentThreadId) return 'alive';
+    // Another thread of ours: only whoever runs the threads can tell.
+    const threadAlive = options.isThreadAlive?.(stamp.threadId);
+    return threadAlive === undefined ? 'unknown' : threadAlive ? 'alive' : 'dead';
   }
   try {
     process.kill(stamp.pid, 0);
@@ -123,11 +184,13 @@ export function holderState(stamp: HolderIdentity, options: HolderStateOptions =
     if (code !== 'EPERM') return 'unknown';
   }
   const stat = readProcStat(stamp.pid);
-  // /proc unreadable (not Linux, hidepid, …): the pid exists, trust it.
-  if (stat === null) return 'alive';
+  // 'alive' must be PROVEN (it shields a lock from age for good): with /proc
+  // unreadable (not Linux, hidepid, …) or no start time in the stamp, the pid
+  // may have been reused, so only age can decide.
+  if (stat === null) return 'unknown';
   if (stat.state === 'Z' || stat.state === 'X') return 'dead';
-  if (stamp.startTime !== null && stat.startTime !== stamp.startTime) return 'dead';
-  return 'alive';
+  if (stamp.startTime === null) return 'unknown';
+  return stat.startTime === stamp.startTime ? 'alive' : 'dead';
 }
 
 function isPid(pid: number): boolean {

@@ -376,10 +376,10 @@ export class ProjectStore {
    */
   private readonly fence = async (): Promise<void> => {
     const lease = this.lease;
-    if (lease && (await lease.handle.verify())) return;
-    throw new StorageError('LOCK_LOST', `the media.json lock of project ${this.projectId} was taken over while this process held it; nothing of this commit is acknowledged`, {
-      project: this.projectId,
-    });
+    if (!lease) {
+      throw new StorageError('LOCK_LOST', `project ${this.projectId}: a commit tried to publish without holding the media.json lock`, { project: this.projectId });
+    }
+    await lease.handle.assertHeld();
   };
 
   private async stepAsideForWaiters(): Promise<void> {

@@ -118,6 +118,23 @@ X('a dead lock that a live breaker is claiming right now is left to that breaker
   assert.equal(result.removedLocks, []);
 });
 
+X('a lock of another PID namespace (pid looks dead here) is kept until it is old by the generous rule', async () => {
+  const child = new JsonLineChild('lock-io', []);
+  const pidDeadHere = child.pid;
+  await child.exited;
+  // A container's holder: its pid means nothing in our namespace.
+  const foreign = { ...makeStamp(), pid: pidDeadHere, pidNs: 'pid:[4026599999]' };
+  await writeFile(join(dir, 'media.json.lock'), serializeStamp(foreign));
+  const young = await sweepLeftovers(dir);
+  assert.equal(young.removedLocks, []);
+  assert.equal(young.keptLive, ['media.json.lock']);
+  // Untouched for longer than any live holder leaves it (it refreshes every staleMs/3): removed.
+  await backdate(['media.json.lock'], 20 * 60_000);
+  const old = await sweepLeftovers(dir);
+  assert.equal(old.removedLocks, ['media.json.lock']);
+  assert.equal(await readdir(dir), []);
+});
+
 X('a missing directory sweeps to nothing; an I/O error is not swallowed', async () => {
   const none = await sweepLeftovers(join(dir, 'absent'));
   assert.equal(none, { removedTemps: [], removedLocks: [], keptLive: [], skipped: [] });

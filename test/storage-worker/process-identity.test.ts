@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import {
   currentProcess,
@@ -9,7 +10,10 @@ import {
   parseProcStat,
   processStartTime,
 } from '../../storage-worker/process-identity.js';
+import { makeStamp, parseStamp, serializeStamp, type LockStamp } from '../../storage-worker/lock-stamp.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { JsonLineChild } from '../fixtures/json-line-child.js';
+import { PID_NAMESPACE_WRAPPER, pidNamespaceUnavailable } from '../fixtures/lock-namespace.js';
 
 const X = suite('process-identity');
 
@@ -19,6 +23,12 @@ function statLine(comm: string, state = 'S'): string {
   tail[0] = state; // field 3
   tail[22 - 3] = '4242';
   return `1234 (${comm}) ${tail.join(' ')}\n`;
+}
+
+/** Host, boot and PID namespace of this process: a pid stamped with these is judged exactly. */
+function ourPidSpace(): { hostname: string; bootId: string | null; pidNs: string | null } {
+  const { hostname, bootId, pidNs } = currentProcess();
+  return { hostname, bootId, pidNs };
 }
 
 X('parseProcStat counts fields after the LAST parenthesis (comm may hold spaces and parens)', () => {
@@ -41,6 +51,60 @@ X('currentProcess: pid, host, thread, and the start time the kernel reports', ()
   assert.is(processStartTime(0), null);
 });
 
+X('currentProcess: the boot id and PID namespace the kernel reports', () => {
+  const me = currentProcess();
+  assert.is(me.bootId, readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+  assert.is(me.pidNs, readlinkSync('/proc/self/ns/pid'));
+  assert.match(me.pidNs ?? '', /^pid:\[\d+\]$/);
+});
+
+X('holderState: another boot or another PID namespace is unknown, whatever the pid says', () => {
+  const me = currentProcess();
+  assert.is(holderState({ ...me, pidNs: 'pid:[4026599999]' }), 'unknown', 'a container sharing the hostname');
+  assert.is(holderState({ ...me, pid: 1, startTime: 0, pidNs: 'pid:[4026599999]' }), 'unknown', "a container's init is not our pid 1");
+  assert.is(holderState({ ...me, bootId: '00000000-0000-0000-0000-000000000000' }), 'unknown', 'rebooted since, or a twin host');
+  const { bootId: _b, pidNs: _n, ...legacy } = me;
+  assert.is(holderState(legacy), 'unknown', 'a stamp from before these fields: any namespace');
+  assert.is(holderState({ ...legacy, bootId: me.bootId }), 'unknown');
+  // A holder that could not read its namespace (a hidden /proc) is not judged by its pid.
+  assert.is(holderState({ ...me, pid: 424242, pidNs: null }), 'unknown');
+});
+
+X('stamps carry boot id and PID namespace; legacy stamps without them still parse, without them', () => {
+  const stamp = makeStamp();
+  assert.equal(parseStamp(Buffer.from(serializeStamp(stamp))), stamp);
+  assert.is(stamp.pidNs, currentProcess().pidNs);
+  const { bootId: _b, pidNs: _n, ...legacy } = stamp;
+  const parsed = parseStamp(Buffer.from(JSON.stringify(legacy)));
+  assert.ok(parsed);
+  assert.not.ok('bootId' in parsed, 'absent stays absent');
+  assert.not.ok('pidNs' in parsed);
+  assert.equal(parseStamp(Buffer.from(JSON.stringify({ ...stamp, bootId: null, pidNs: null })))?.pidNs, null);
+  assert.is(parseStamp(Buffer.from(JSON.stringify({ ...stamp, pidNs: 7 }))), null, 'wrong type: not ours');
+});
+
+X('holderState: a live process in another PID namespace (unshare) is unknown, not dead', async () => {
+  const why = pidNamespaceUnavailable();
+  if (why !== null) {
+    console.log(`    no real PID namespace here (${why}); the seam-based cases above still ran`);
+    return;
+  }
+  const dir = await makeTempDir('identity');
+  const child = new JsonLineChild('lock-fenced-holder', [join(dir, 'x.lock'), join(dir, 'x'), '1000', 'own'], PID_NAMESPACE_WRAPPER);
+  try {
+    const stamp = (await child.next('held')).stamp as LockStamp;
+    assert.is(stamp.pid, 1, 'inside its namespace it is pid 1');
+    assert.is(stamp.hostname, hostname(), 'and it shares our hostname');
+    assert.is(stamp.bootId, currentProcess().bootId);
+    assert.is.not(stamp.pidNs, currentProcess().pidNs);
+    // Our pid 1 (init) is alive with another start time: judged by pid alone it would be "dead".
+    assert.is(holderState(stamp), 'unknown');
+  } finally {
+    await child.kill('SIGKILL');
+    await removeTempDir(dir);
+  }
+});
+
 X('holderState: self alive; pid reuse (other start time) dead; other host unknown', () => {
   const me = currentProcess();
   assert.is(holderState(me), 'alive');
@@ -54,7 +118,7 @@ X('holderState: self alive; pid reuse (other start time) dead; other host unknow
 X('holderState: a thread of this process reported dead by its owner is dead', () => {
   const me = currentProcess();
   const other = { ...me, threadId: me.threadId + 1000 };
-  assert.is(holderState(other), 'alive', 'cannot tell without help');
+  assert.is(holderState(other), 'unknown', 'cannot tell without help: age decides');
   assert.is(holderState(other, { isThreadAlive: () => false }), 'dead');
   assert.is(holderState(other, { isThreadAlive: () => true }), 'alive');
   assert.is(holderState(me, { isThreadAlive: () => false }), 'alive', 'our own thread is alive by definition');
@@ -69,16 +133,19 @@ X('holderState: another live process is alive; once it exits, dead', async () =>
     await child.next('ready');
     const start = processStartTime(pid);
     assert.ok(start !== null);
-    assert.is(holderState({ pid, hostname: hostname(), startTime: start }), 'alive');
-    assert.is(holderState({ pid, hostname: hostname(), startTime: start + 7 }), 'dead');
+    assert.is(holderState({ ...ourPidSpace(), pid, startTime: start }), 'alive');
+    assert.is(holderState({ ...ourPidSpace(), pid, startTime: start + 7 }), 'dead');
+    // Alive must be proven, since it shields a lock from age for good: a pid
+    // without a start time to compare may be a reused one.
+    assert.is(holderState({ ...ourPidSpace(), pid, startTime: null }), 'unknown');
   } finally {
     await child.kill('SIGKILL');
   }
-  assert.is(holderState({ pid, hostname: hostname(), startTime: null }), 'dead');
+  assert.is(holderState({ ...ourPidSpace(), pid, startTime: null }), 'dead');
 });
 
 X('holderState: pid 1 (someone else\'s process, maybe EPERM) is alive', () => {
-  assert.is(holderState({ pid: 1, hostname: hostname(), startTime: processStartTime(1) }), 'alive');
+  assert.is(holderState({ ...ourPidSpace(), pid: 1, startTime: processStartTime(1) }), 'alive');
 });
 
 X.run();

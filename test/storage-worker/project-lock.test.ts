@@ -10,7 +10,7 @@ import { FaultyFs } from '../../storage-worker/fault-injection.js';
 import { realFs, type FsSeam } from '../../storage-worker/fs-seam.js';
 import { claimPath, makeStamp, parseStamp, serializeStamp, type LockStamp } from '../../storage-worker/lock-stamp.js';
 import { currentProcess } from '../../storage-worker/process-identity.js';
-import { ProjectLock, takeWaiterHint, waiterHintPath } from '../../storage-worker/project-lock.js';
+import { CLAIM_STALE_MS, ProjectLock, takeWaiterHint, waiterHintPath } from '../../storage-worker/project-lock.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { closeAll, JsonLineChild } from '../fixtures/json-line-child.js';
 
@@ -127,27 +127,40 @@ X('a lock of a dead pid is taken over at once', async () => {
   }
 });
 
-X('a live holder on another host is judged by age only', async () => {
+X('a holder on another host is judged by age only, on MY clock: an old mtime alone frees nothing', async () => {
   const remote = stampOf({ hostname: `not-${hostname()}`, pid: 424242 });
-  await plant(lockPath, serializeStamp(remote));
+  // Written an hour "ago" by a host whose clock lags (or ours runs ahead): not a sign of death.
+  await plant(lockPath, serializeStamp(remote), 3_600_000);
   const err = await expectLockTimeout(new ProjectLock(lockPath, { timeoutMs: 150, staleMs: 5000, project: 'p1' }));
   assert.match(err.message, /project p1 is locked by pid 424242 on host not-/);
-  await plant(lockPath, serializeStamp(remote), 6000);
-  const handle = await new ProjectLock(lockPath, { timeoutMs: 1000, staleMs: 5000 }).acquire();
+  // Unchanged for staleMs of the waiter's own watching: taken over.
+  const handle = await new ProjectLock(lockPath, { timeoutMs: 2000, staleMs: 300 }).acquire();
   assert.is(handle.tookOver, true);
+  assert.ok(handle.waitedMs >= 300, `taken over after ${handle.waitedMs} ms of watching`);
   await handle.release();
 });
 
-X('an empty or garbled lock file is stale only when older than staleMs', async () => {
-  await plant(lockPath, '');
+X('an empty or garbled lock file is stale only once unchanged for staleMs of watching', async () => {
+  await plant(lockPath, '', 3_600_000);
   const err = await expectLockTimeout(new ProjectLock(lockPath, { timeoutMs: 150, staleMs: 5000 }));
   assert.match(err.message, /unreadable lock file/);
   assert.is(err.details?.holder, null);
-  await plant(lockPath, '{"pid": 12', 6000);
+  await plant(lockPath, '{"pid": 12');
   let reported: LockStamp | null | undefined;
-  const handle = await new ProjectLock(lockPath, { timeoutMs: 1000, staleMs: 5000, onTakeover: (h) => (reported = h) }).acquire();
+  const handle = await new ProjectLock(lockPath, { timeoutMs: 2000, staleMs: 300, onTakeover: (h) => (reported = h) }).acquire();
   assert.is(handle.tookOver, true);
+  assert.ok(handle.waitedMs >= 300, `taken over after ${handle.waitedMs} ms of watching`);
   assert.is(reported, null);
+  await handle.release();
+});
+
+X('a legacy stamp (no boot id, no PID namespace) may come from any namespace: judged by age only', async () => {
+  const pid = await deadPid();
+  const { bootId: _b, pidNs: _n, ...legacy } = stampOf({ pid, startTime: null });
+  await plant(lockPath, serializeStamp(legacy as LockStamp));
+  await expectLockTimeout(new ProjectLock(lockPath, { timeoutMs: 150, staleMs: 5000 }));
+  const handle = await new ProjectLock(lockPath, { timeoutMs: 2000, staleMs: 300 }).acquire();
+  assert.is(handle.tookOver, true);
   await handle.release();
 });
 
@@ -196,25 +209,28 @@ X('refresh reports a lock taken away while held, and never a lock being released
   assert.equal(reports, []);
   const handle = await lock.acquire();
   await plant(lockPath, serializeStamp(stampOf({ pid: 4242 })));
-  await sleep(150);
+  for (let i = 0; i < 100 && reports.length === 0; i++) await sleep(10);
   assert.equal(reports, ['compromised during refresh']);
   await handle.release();
   assert.equal(reports, ['compromised during refresh', 'compromised during release']);
 });
 
-X('a live breaker holding the claim makes others wait; a dead or old claim does not block', async () => {
+X('a live breaker holding the claim makes others wait; a dead claimant, or an unknown one left unchanged, does not block', async () => {
   const pid = await deadPid();
   const stale = stampOf({ pid, startTime: null });
   await plant(lockPath, serializeStamp(stale));
-  // A live party (this process) is breaking that very lock right now.
+  // A live party (this process) is breaking that very lock right now: however
+  // old its claim looks, a provably alive claimant is waited for.
   const claim = claimPath(lockPath, stale.nonce);
-  await plant(claim, serializeStamp(makeStamp()));
+  await plant(claim, serializeStamp(makeStamp()), 60_000);
   await expectLockTimeout(new ProjectLock(lockPath, { timeoutMs: 200 }));
   assert.is(parseStamp(await readFile(lockPath))?.nonce, stale.nonce, 'nobody removed it behind the claim');
-  // The same claim, once older than a claim can live, no longer blocks.
-  await plant(claim, serializeStamp(makeStamp()), 3000);
-  const first = await new ProjectLock(lockPath, { timeoutMs: 1000 }).acquire();
+  // A claimant in another PID namespace cannot be judged: once its claim
+  // stayed unchanged longer than a claim can live, it no longer blocks.
+  await plant(claim, serializeStamp(stampOf({ pid: 1, pidNs: 'pid:[4026599999]' })));
+  const first = await new ProjectLock(lockPath, { timeoutMs: 4000 }).acquire();
   assert.is(first.tookOver, true);
+  assert.ok(first.waitedMs >= CLAIM_STALE_MS, `claim broken after ${first.waitedMs} ms of watching`);
   await first.release();
   // A claim whose creator is dead does not block either.
   await plant(lockPath, serializeStamp(stale));
@@ -330,7 +346,7 @@ X('processes racing to break the same stale lock never both hold it', async () =
   const occupancy = join(dir, 'occupancy');
   const dead = await deadPid();
   const me = currentProcess();
-  const racers = [0, 1, 2].map(() => new JsonLineChild('lock-racer', [lockPath, occupancy, '2000']));
+  const racers = [0, 1, 2].map(() => new JsonLineChild('lock-racer', [lockPath, occupancy, '150']));
   const rounds = 30;
   let overlaps = 0;
   let acquisitions = 0;
@@ -339,7 +355,8 @@ X('processes racing to break the same stale lock never both hold it', async () =
     await Promise.all(racers.map((r) => r.next('ready')));
     for (let round = 0; round < rounds; round++) {
       // Four kinds of stale lock: a dead pid, a reused pid (ours, other start
-      // time), a garbled old file, an old lock from another host.
+      // time), a garbled file and a lock from another host (these two once
+      // every racer watched them unchanged for its staleMs).
       const kind = round % 4;
       if (kind === 0) await plant(lockPath, serializeStamp(stampOf({ pid: dead, startTime: null })));
       else if (kind === 1) await plant(lockPath, serializeStamp(stampOf({ startTime: (me.startTime ?? 0) + 1 })));
