@@ -26,6 +26,11 @@ const STORAGE_STATUS: Record<StorageErrorCode, number> = {
   MEDIA_IN_USE: 409,
   PROJECT_EXISTS: 409,
   INVALID_INPUT: 400,
+  // Nesting past MAX_JSON_DEPTH: the request's shape is wrong, like any other
+  // invalid input (413 is about size, and a deep body can be tiny).
+  TOO_DEEP: 400,
+  // Content whose saved (pretty-printed) form passes the cap: a size limit.
+  CONTENT_TOO_LARGE: 413,
   LOCK_TIMEOUT: 503,
   STORAGE_UNAVAILABLE: 503,
   STORAGE_IO: 503,
