@@ -19,6 +19,7 @@ import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { StorageError } from '../shared/errors.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../shared/json-depth.js';
 import type {
   DeleteMediaResult,
   MediaDocument,
@@ -236,6 +237,8 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
     return this.call('deleteMedia', (r) => r.deleteMedia(projectId, fileIds));
   }
   saveContent(projectId: string, source: UsageSource, content: unknown): Promise<SaveContentResult> {
+    const tooDeep = depthRefusal(content);
+    if (tooDeep) return Promise.reject(tooDeep);
     return this.call('saveContent', (r) => r.saveContent(projectId, source, content));
   }
   readContent(projectId: string, source: UsageSource): Promise<unknown> {
@@ -272,4 +275,16 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   clearFaults(): Promise<void> {
     return this.call('clearFaults', (r) => r.clearFaults());
   }
+}
+
+/**
+ * The structured clone that carries an argument to the worker recurses, so a
+ * value nested a few thousand levels deep overflows the stack inside
+ * postMessage (a bare RangeError, which used to become INTERNAL). Checked
+ * here, without recursion, before anything is sent; the worker applies the
+ * same limit when it serialises. A cycle counts as infinitely deep.
+ */
+function depthRefusal(value: unknown): StorageError | null {
+  if (!exceedsJsonDepth(value, MAX_JSON_DEPTH)) return null;
+  return new StorageError('TOO_DEEP', `Content nests deeper than ${MAX_JSON_DEPTH} levels`, { maxDepth: MAX_JSON_DEPTH });
 }
