@@ -19,7 +19,7 @@ import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { StorageError } from '../shared/errors.js';
-import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../shared/json-depth.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH, tooDeepError } from '../shared/json-depth.js';
 import type {
   DeleteMediaResult,
   MediaDocument,
@@ -285,6 +285,5 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
  * same limit when it serialises. A cycle counts as infinitely deep.
  */
 function depthRefusal(value: unknown): StorageError | null {
-  if (!exceedsJsonDepth(value, MAX_JSON_DEPTH)) return null;
-  return new StorageError('TOO_DEEP', `Content nests deeper than ${MAX_JSON_DEPTH} levels`, { maxDepth: MAX_JSON_DEPTH });
+  return exceedsJsonDepth(value, MAX_JSON_DEPTH) ? tooDeepError(MAX_JSON_DEPTH) : null;
 }

@@ -9,7 +9,14 @@
  * pretty-printing cannot multiply a body by more than ~130 (two spaces of
  * indentation per level on every line).
  */
+import { StorageError } from './errors.js';
+
 export const MAX_JSON_DEPTH = 64;
+
+/** The one refusal for content nested too deeply, wherever it is caught (400 at the HTTP edge). */
+export function tooDeepError(maxDepth: number = MAX_JSON_DEPTH): StorageError {
+  return new StorageError('TOO_DEEP', `Content nests deeper than ${maxDepth} levels`, { maxDepth });
+}
 
 /**
  * Whether `value` nests objects/arrays more than `maxDepth` levels (`{}` is

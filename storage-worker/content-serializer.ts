@@ -15,7 +15,7 @@
  * written: memory stays within about twice the cap whatever the input.
  */
 import { StorageError } from '../shared/errors.js';
-import { MAX_JSON_DEPTH } from '../shared/json-depth.js';
+import { MAX_JSON_DEPTH, tooDeepError } from '../shared/json-depth.js';
 
 /** One open array or object: where the walk is inside it. */
 interface Frame {
@@ -47,9 +47,7 @@ export function prettyJsonWithin(content: unknown, maxBytes: number, maxDepth: n
       return;
     }
     const depth = stack.length + 1;
-    if (depth > maxDepth) {
-      throw new StorageError('TOO_DEEP', `Content nests deeper than ${maxDepth} levels`, { maxDepth });
-    }
+    if (depth > maxDepth) throw tooDeepError(maxDepth);
     if (ancestors.has(value)) throw new StorageError('INVALID_INPUT', 'Content is not serialisable as JSON: it contains a cycle');
     ancestors.add(value);
     const isArray = Array.isArray(value);

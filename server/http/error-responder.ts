@@ -71,6 +71,10 @@ function mapStorageError(err: StorageError, requestId: string): Mapped {
     const body: Record<string, unknown> = { error: err.message, code: err.code };
     const usedIn = err.details?.usedIn;
     if (Array.isArray(usedIn)) body.usedIn = usedIn;
+    // The limit a refused body broke, so a client can say what to change.
+    for (const limit of ['maxDepth', 'maxBytes'] as const) {
+      if (typeof err.details?.[limit] === 'number') body[limit] = err.details[limit];
+    }
     return { status, body, headers: {} };
   }
   const message = noSpace ? 'The disk holding the data directory is full' : (SERVER_MESSAGES[err.code] ?? 'Internal server error');
