@@ -22,8 +22,11 @@ export type SvgVerdict =
 const FORBIDDEN_ELEMENTS = new Set(['script', 'foreignobject', 'iframe', 'embed', 'object', 'handler', 'listener']);
 const ATTRS = ':@';
 
-/** The XML declaration, the one processing instruction allowed (only at the start). */
-const XML_DECLARATION = /^\s*<\?xml\s[^]*?\?>/;
+/**
+ * The XML declaration, the one processing instruction allowed: only at the
+ * start, and only pseudo-attributes (version, encoding, standalone) inside.
+ */
+const XML_DECLARATION = /^\s*<\?xml(?:\s+[A-Za-z]+\s*=\s*(?:"[^"<>?]*"|'[^'<>?]*'))*\s*\?>/;
 
 type XmlNode = Record<string, unknown>;
 
@@ -54,7 +57,15 @@ export function inspectSvg(text: string): SvgVerdict {
   if (valid !== true) {
     return { ok: false, notSvg: true, reason: `not a well-formed SVG/XML document (${valid.err.msg} at line ${valid.err.line})` };
   }
-  const nodes = parser.parse(source) as XmlNode[];
+  let nodes: XmlNode[];
+  try {
+    nodes = parser.parse(source) as XmlNode[];
+  } catch (err) {
+    // The validator lets some malformed markup through that the parser then
+    // throws on (found by fuzzing: an unclosed comment or CDATA section after
+    // the root); it is not a well-formed document either way.
+    return { ok: false, notSvg: true, reason: `not a well-formed SVG/XML document (${err instanceof Error ? err.message : String(err)})` };
+  }
   const root = nodes.find((n) => elementName(n) !== undefined && !elementName(n)!.startsWith('?'));
   const rootName = root ? elementName(root) : undefined;
   if (!root || rootName === undefined || localName(rootName) !== 'svg') {
@@ -79,6 +90,8 @@ function findActiveContent(nodes: XmlNode[]): string | undefined {
     if (FORBIDDEN_ELEMENTS.has(local)) return `a <${name}> element`;
     for (const [attr, value] of Object.entries(attributesOf(node))) {
       if (localName(attr).toLowerCase().startsWith('on')) return `an event-handler attribute (${attr} on <${name}>)`;
+      // `<` cannot appear in a well-formed attribute value, but the validator lets it through.
+      if (value.includes('<')) return `a "<" inside an attribute value (${attr} on <${name}>), which XML does not allow`;
       if (normaliseUrl(value).includes('javascript:')) return `a javascript: URL (in ${attr} on <${name}>)`;
       if (hasEncodedScheme(value)) return `a URL scheme written with character references (in ${attr} on <${name}>)`;
     }
@@ -112,11 +125,13 @@ function localName(name: string): string {
   return colon >= 0 ? name.slice(colon + 1) : name;
 }
 
-/** Decodes numeric character references and drops whitespace/control characters, as URL parsers do. */
+/**
+ * Decodes character references (an unknown named one as a colon, see
+ * decodeReference) and drops whitespace/control characters, as URL parsers do.
+ */
 function normaliseUrl(value: string): string {
   return value
-    .replace(/&#x([0-9a-f]+);?/gi, (_, hex: string) => String.fromCodePoint(Math.min(parseInt(hex, 16), 0x10ffff)))
-    .replace(/&#(\d+);?/g, (_, dec: string) => String.fromCodePoint(Math.min(parseInt(dec, 10), 0x10ffff)))
+    .replace(REFERENCES, (_, body: string) => decodeReference(body))
     .replace(/[\u0000-\u0020\u007f]+/g, '')
     .toLowerCase();
 }
@@ -124,6 +139,7 @@ function normaliseUrl(value: string): string {
 /** What XML itself defines; any other named reference is unknown here and might be a colon (`&colon;`) to HTML. */
 const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 const REFERENCE = /^&(#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);?/i;
+const REFERENCES = new RegExp(REFERENCE.source.slice(1), 'gi');
 
 /**
  * Whether `value` starts with a URL scheme (`name:`, where URL parsers skip
