@@ -46,7 +46,7 @@ for (const [label, svg, reason] of REFUSED) {
 // Found by fuzzing: the validator passes these; the parser threw on both (an
 // exception where a verdict belongs). Refused as malformed, with no active content.
 const MALFORMED: Array<[label: string, svg: string, reason: string]> = [
-  ['an unclosed comment after the root', `${doc('<rect/>')}<!-- x`, 'well-formed'],
+  ['an unclosed comment after the root', `${doc('<rect/>')}<!--;]</svg>`, 'Comment is not closed'],
   ['an unclosed declaration', doc('<rect/>', '<?xml "version="1.0"?>'), 'processing instruction'],
 ];
 
