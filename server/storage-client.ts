@@ -172,7 +172,16 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
     return Promise.race([fn(), session.dead, deadline]).finally(() => clearTimeout(timer));
   }
 
-  private async call<T>(method: string, fn: (remote: Comlink.Remote<WorkerApi>) => Promise<T>): Promise<T> {
+  /**
+   * `sent` are the caller's objects among the arguments: the structured clone
+   * that carries them to the worker recurses, so a value nested a few
+   * thousand levels deep would overflow the stack inside postMessage (a bare
+   * RangeError, which used to become INTERNAL). They are measured first,
+   * without recursion; the worker applies the same limit when it serialises
+   * content. A cycle counts as infinitely deep.
+   */
+  private async call<T>(method: string, fn: (remote: Comlink.Remote<WorkerApi>) => Promise<T>, ...sent: unknown[]): Promise<T> {
+    if (sent.some((value) => exceedsJsonDepth(value, MAX_JSON_DEPTH))) throw tooDeepError(MAX_JSON_DEPTH);
     const session = await this.current();
     try {
       return await this.withDeadline(session, () => fn(session.remote), method);
@@ -207,7 +216,7 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   // --- StorageApi ----------------------------------------------------------------
 
   createProject(input: { name: string; id?: string }): Promise<ProjectInfo> {
-    return this.call('createProject', (r) => r.createProject(input));
+    return this.call('createProject', (r) => r.createProject(input), input);
   }
   listProjects(): Promise<ProjectInfo[]> {
     return this.call('listProjects', (r) => r.listProjects());
@@ -228,18 +237,16 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
     return this.call('getMedia', (r) => r.getMedia(projectId, fileId));
   }
   addMedia(projectId: string, records: NewMediaRecord[]): Promise<MediaRecord[]> {
-    return this.call('addMedia', (r) => r.addMedia(projectId, records));
+    return this.call('addMedia', (r) => r.addMedia(projectId, records), records);
   }
   updateMetadata(projectId: string, fileId: string, patch: MetadataPatch): Promise<MediaRecord> {
-    return this.call('updateMetadata', (r) => r.updateMetadata(projectId, fileId, patch));
+    return this.call('updateMetadata', (r) => r.updateMetadata(projectId, fileId, patch), patch);
   }
   deleteMedia(projectId: string, fileIds: string[]): Promise<DeleteMediaResult> {
-    return this.call('deleteMedia', (r) => r.deleteMedia(projectId, fileIds));
+    return this.call('deleteMedia', (r) => r.deleteMedia(projectId, fileIds), fileIds);
   }
   saveContent(projectId: string, source: UsageSource, content: unknown): Promise<SaveContentResult> {
-    const tooDeep = depthRefusal(content);
-    if (tooDeep) return Promise.reject(tooDeep);
-    return this.call('saveContent', (r) => r.saveContent(projectId, source, content));
+    return this.call('saveContent', (r) => r.saveContent(projectId, source, content), content);
   }
   readContent(projectId: string, source: UsageSource): Promise<unknown> {
     return this.call('readContent', (r) => r.readContent(projectId, source));
@@ -251,7 +258,7 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
     return this.call('deleteContent', (r) => r.deleteContent(projectId, source));
   }
   setUsage(projectId: string, source: UsageSource, mediaPaths: string[]): Promise<SaveContentResult> {
-    return this.call('setUsage', (r) => r.setUsage(projectId, source, mediaPaths));
+    return this.call('setUsage', (r) => r.setUsage(projectId, source, mediaPaths), mediaPaths);
   }
   refreshUsage(projectId: string): Promise<RefreshUsageResult> {
     return this.call('refreshUsage', (r) => r.refreshUsage(projectId));
@@ -275,15 +282,4 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   clearFaults(): Promise<void> {
     return this.call('clearFaults', (r) => r.clearFaults());
   }
-}
-
-/**
- * The structured clone that carries an argument to the worker recurses, so a
- * value nested a few thousand levels deep overflows the stack inside
- * postMessage (a bare RangeError, which used to become INTERNAL). Checked
- * here, without recursion, before anything is sent; the worker applies the
- * same limit when it serialises. A cycle counts as infinitely deep.
- */
-function depthRefusal(value: unknown): StorageError | null {
-  return exceedsJsonDepth(value, MAX_JSON_DEPTH) ? tooDeepError(MAX_JSON_DEPTH) : null;
 }

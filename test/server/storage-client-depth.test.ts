@@ -72,4 +72,26 @@ D(
   }),
 );
 
+D(
+  'every method that sends the caller\'s objects checks them the same way (media paths, records, a metadata patch)',
+  readable(async () => {
+    const deepArray = (depth: number): unknown => {
+      let value: unknown = [];
+      for (let i = 1; i < depth; i++) value = [value];
+      return value;
+    };
+    const deep = deepArray(100_000);
+    for (const call of [
+      () => storage.setUsage(P, 'home', deep as string[]),
+      () => storage.deleteMedia(P, deep as string[]),
+      () => storage.addMedia(P, deep as never),
+      () => storage.updateMetadata(P, 'some-id', { alt: deep as string }),
+      () => storage.createProject({ name: deep as string }),
+    ]) {
+      assert.is((await rejection(call())).code, 'TOO_DEEP');
+    }
+    assert.is(storage.workerRestarts, 0);
+  }),
+);
+
 D.run();
