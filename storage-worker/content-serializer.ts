@@ -83,9 +83,11 @@ export function prettyJsonWithin(content: unknown, maxBytes: number, maxDepth: n
       if (frame.keys !== null) continue;
       value = null;
     }
-    out.write(frame.wrote ? `,\n${frame.inner}` : `\n${frame.inner}`);
+    // One write per member (separator, indentation, key): the writes, not
+    // the walk, are what this costs next to the native call.
+    const lead = frame.wrote ? `,\n${frame.inner}` : `\n${frame.inner}`;
+    out.write(frame.keys === null ? lead : `${lead}${JSON.stringify(key)}: `);
     frame.wrote = true;
-    if (frame.keys !== null) out.write(`${JSON.stringify(key)}: `);
     emit(value);
   }
   return out.finish();
@@ -127,12 +129,17 @@ function scalarText(value: unknown): string {
   }
 }
 
-/** Text is gathered in small strings and encoded into one buffer that never grows past the cap. */
-const FLUSH_CHARS = 16 * 1024;
+/**
+ * Text is gathered in small pieces and set aside in chunks of about 16 K
+ * characters, each counted in UTF-8 bytes as it is set aside (counting
+ * flattens the chunk, so the pieces it was built from can be collected).
+ * One join at the end: no encode/decode round trip through a buffer.
+ */
+const CHUNK_CHARS = 16 * 1024;
 
 class BoundedOutput {
-  private buffer = Buffer.allocUnsafe(64 * 1024);
-  private used = 0;
+  private readonly chunks: string[] = [];
+  private bytes = 0;
   private pending = '';
 
   constructor(private readonly maxBytes: number) {}
@@ -141,25 +148,20 @@ class BoundedOutput {
     this.pending += text;
     // A string's UTF-16 length never exceeds its UTF-8 byte length, so
     // passing the cap in characters already means passing it in bytes.
-    if (this.used + this.pending.length > this.maxBytes) throw this.tooLarge();
-    if (this.pending.length >= FLUSH_CHARS) this.flush();
+    if (this.bytes + this.pending.length > this.maxBytes) throw this.tooLarge();
+    if (this.pending.length >= CHUNK_CHARS) this.setAside();
   }
 
   finish(): string {
-    this.flush();
-    return this.buffer.toString('utf8', 0, this.used);
+    this.setAside();
+    return this.chunks.join('');
   }
 
-  private flush(): void {
+  private setAside(): void {
     if (this.pending === '') return;
-    const need = this.used + Buffer.byteLength(this.pending);
-    if (need > this.maxBytes) throw this.tooLarge();
-    if (need > this.buffer.byteLength) {
-      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(this.buffer.byteLength * 2, this.maxBytes)));
-      this.buffer.copy(grown, 0, 0, this.used);
-      this.buffer = grown;
-    }
-    this.used += this.buffer.write(this.pending, this.used);
+    this.bytes += Buffer.byteLength(this.pending);
+    if (this.bytes > this.maxBytes) throw this.tooLarge();
+    this.chunks.push(this.pending);
     this.pending = '';
   }
 
