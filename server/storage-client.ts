@@ -19,6 +19,7 @@ import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { StorageError } from '../shared/errors.js';
+import { exceedsJsonDepth, MAX_JSON_DEPTH, tooDeepError } from '../shared/json-depth.js';
 import type {
   DeleteMediaResult,
   MediaDocument,
@@ -171,7 +172,16 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
     return Promise.race([fn(), session.dead, deadline]).finally(() => clearTimeout(timer));
   }
 
-  private async call<T>(method: string, fn: (remote: Comlink.Remote<WorkerApi>) => Promise<T>): Promise<T> {
+  /**
+   * `sent` are the caller's objects among the arguments: the structured clone
+   * that carries them to the worker recurses, so a value nested a few
+   * thousand levels deep would overflow the stack inside postMessage (a bare
+   * RangeError, which used to become INTERNAL). They are measured first,
+   * without recursion; the worker applies the same limit when it serialises
+   * content. A cycle counts as infinitely deep.
+   */
+  private async call<T>(method: string, fn: (remote: Comlink.Remote<WorkerApi>) => Promise<T>, ...sent: unknown[]): Promise<T> {
+    if (sent.some((value) => exceedsJsonDepth(value, MAX_JSON_DEPTH))) throw tooDeepError(MAX_JSON_DEPTH);
     const session = await this.current();
     try {
       return await this.withDeadline(session, () => fn(session.remote), method);
@@ -206,7 +216,7 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   // --- StorageApi ----------------------------------------------------------------
 
   createProject(input: { name: string; id?: string }): Promise<ProjectInfo> {
-    return this.call('createProject', (r) => r.createProject(input));
+    return this.call('createProject', (r) => r.createProject(input), input);
   }
   listProjects(): Promise<ProjectInfo[]> {
     return this.call('listProjects', (r) => r.listProjects());
@@ -227,16 +237,16 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
     return this.call('getMedia', (r) => r.getMedia(projectId, fileId));
   }
   addMedia(projectId: string, records: NewMediaRecord[]): Promise<MediaRecord[]> {
-    return this.call('addMedia', (r) => r.addMedia(projectId, records));
+    return this.call('addMedia', (r) => r.addMedia(projectId, records), records);
   }
   updateMetadata(projectId: string, fileId: string, patch: MetadataPatch): Promise<MediaRecord> {
-    return this.call('updateMetadata', (r) => r.updateMetadata(projectId, fileId, patch));
+    return this.call('updateMetadata', (r) => r.updateMetadata(projectId, fileId, patch), patch);
   }
   deleteMedia(projectId: string, fileIds: string[]): Promise<DeleteMediaResult> {
-    return this.call('deleteMedia', (r) => r.deleteMedia(projectId, fileIds));
+    return this.call('deleteMedia', (r) => r.deleteMedia(projectId, fileIds), fileIds);
   }
   saveContent(projectId: string, source: UsageSource, content: unknown): Promise<SaveContentResult> {
-    return this.call('saveContent', (r) => r.saveContent(projectId, source, content));
+    return this.call('saveContent', (r) => r.saveContent(projectId, source, content), content);
   }
   readContent(projectId: string, source: UsageSource): Promise<unknown> {
     return this.call('readContent', (r) => r.readContent(projectId, source));
@@ -248,7 +258,7 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
     return this.call('deleteContent', (r) => r.deleteContent(projectId, source));
   }
   setUsage(projectId: string, source: UsageSource, mediaPaths: string[]): Promise<SaveContentResult> {
-    return this.call('setUsage', (r) => r.setUsage(projectId, source, mediaPaths));
+    return this.call('setUsage', (r) => r.setUsage(projectId, source, mediaPaths), mediaPaths);
   }
   refreshUsage(projectId: string): Promise<RefreshUsageResult> {
     return this.call('refreshUsage', (r) => r.refreshUsage(projectId));

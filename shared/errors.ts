@@ -11,6 +11,8 @@ export const STORAGE_ERROR_CODES = [
   'PAGE_NOT_FOUND',
   'MEDIA_IN_USE',
   'INVALID_INPUT',
+  'TOO_DEEP',
+  'CONTENT_TOO_LARGE',
   'CORRUPT_DOCUMENT',
   'LOCK_TIMEOUT',
   // The lock was taken from this process while it held it: nothing of the

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { StorageError } from '../shared/errors.js';
 import { GLOBAL_PREFIX, THEME_SOURCE, type UsageSource } from '../shared/media-types.js';
+import { prettyJsonWithin } from './content-serializer.js';
 
 /** Project ids, page ids and global widget types: letters, digits, '-', '_', 1–64 chars. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -47,19 +48,14 @@ export function sourceOfGlobalFile(name: string): UsageSource | null {
   return id === null ? null : `${GLOBAL_PREFIX}${id}`;
 }
 
-/** Content is the editor's JSON; anything that does not survive JSON is refused. */
+/**
+ * Content is the editor's JSON; anything that does not survive JSON is
+ * refused. The saved form is pretty-printed, with bounded depth and size
+ * (see content-serializer.ts for why the native call cannot be used).
+ */
 export function serializeContent(content: unknown, maxBytes: number): string {
   if (content === undefined || typeof content === 'function' || typeof content === 'symbol') {
     throw new StorageError('INVALID_INPUT', 'Expected content to be a JSON value');
   }
-  let text: string;
-  try {
-    text = JSON.stringify(content, null, 2);
-  } catch (err) {
-    throw new StorageError('INVALID_INPUT', `Content is not serialisable as JSON: ${(err as Error).message}`);
-  }
-  if (Buffer.byteLength(text) > maxBytes) {
-    throw new StorageError('INVALID_INPUT', `Content is larger than ${maxBytes} bytes`, { maxBytes });
-  }
-  return text;
+  return prettyJsonWithin(content, maxBytes);
 }

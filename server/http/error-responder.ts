@@ -26,6 +26,11 @@ const STORAGE_STATUS: Record<StorageErrorCode, number> = {
   MEDIA_IN_USE: 409,
   PROJECT_EXISTS: 409,
   INVALID_INPUT: 400,
+  // Nesting past MAX_JSON_DEPTH: the request's shape is wrong, like any other
+  // invalid input (413 is about size, and a deep body can be tiny).
+  TOO_DEEP: 400,
+  // Content whose saved (pretty-printed) form passes the cap: a size limit.
+  CONTENT_TOO_LARGE: 413,
   LOCK_TIMEOUT: 503,
   LOCK_LOST: 503,
   STORAGE_UNAVAILABLE: 503,
@@ -68,6 +73,10 @@ function mapStorageError(err: StorageError, requestId: string): Mapped {
     const body: Record<string, unknown> = { error: err.message, code: err.code };
     const usedIn = err.details?.usedIn;
     if (Array.isArray(usedIn)) body.usedIn = usedIn;
+    // The limit a refused body broke, so a client can say what to change.
+    for (const limit of ['maxDepth', 'maxBytes'] as const) {
+      if (typeof err.details?.[limit] === 'number') body[limit] = err.details[limit];
+    }
     return { status, body, headers: {} };
   }
   const message = noSpace ? 'The disk holding the data directory is full' : (SERVER_MESSAGES[err.code] ?? 'Internal server error');

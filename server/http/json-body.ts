@@ -1,14 +1,18 @@
 /**
  * Reads a JSON request body with a byte limit, without a body-parser
  * dependency: the declared length is checked before reading, the counted
- * length while reading (a chunked body has no declared length), and the text
- * is parsed once. Only `application/json` (or `+json`) in UTF-8 is accepted —
+ * length while reading (a chunked body has no declared length), the nesting
+ * depth while reading (MAX_JSON_DEPTH: the parsed value is later cloned to
+ * the storage worker and serialised, and both recurse), and the text is
+ * parsed once. Only `application/json` (or `+json`) in UTF-8 is accepted —
  * which also keeps out the `text/plain` bodies that HTML forms can send
  * cross-site without a preflight.
  */
 import type { IncomingMessage } from 'node:http';
 import type { ParameterizedContext } from 'koa';
+import { MAX_JSON_DEPTH, tooDeepError } from '../../shared/json-depth.js';
 import { HttpError } from './http-error.js';
+import { JsonNestingScanner } from './json-nesting.js';
 
 export async function readJsonBody(ctx: ParameterizedContext, limit: number): Promise<unknown> {
   if (!ctx.is('application/json', '+json')) {
@@ -46,12 +50,20 @@ function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
+    const nesting = new JsonNestingScanner(MAX_JSON_DEPTH);
     const onData = (chunk: Buffer): void => {
       received += chunk.byteLength;
       if (received > limit) {
         cleanup();
         req.resume();
         reject(tooLarge(limit));
+        return;
+      }
+      if (!nesting.feed(chunk)) {
+        // The rest (under the byte limit) is drained, not buffered.
+        cleanup();
+        req.resume();
+        reject(tooDeepError(nesting.maxDepth));
         return;
       }
       chunks.push(chunk);

@@ -11,7 +11,6 @@ import type { AppDeps, AppRouter } from '../http/app-deps.js';
 import { HttpError } from '../http/http-error.js';
 import { requireFilename, requireId } from '../http/id-params.js';
 import { FileMissing, sendFile } from '../serve/send-file.js';
-import { contentTypeForName } from '../upload/media-kinds.js';
 import { folderOfPath, isMediaFolder, uploadsDirOf } from '../upload/upload-paths.js';
 
 export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: AppDeps): void {
@@ -22,7 +21,7 @@ export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: AppDeps
     const location = folderOfPath(record.path);
     if (!location) throw new StorageError('MEDIA_NOT_FOUND', `Media ${fileId} has no servable path`);
     try {
-      await sendFile(ctx, join(uploadsDirOf(dataDir, projectId), location.folder, location.filename), record.type);
+      await sendFile(ctx, join(uploadsDirOf(dataDir, projectId), location.folder, location.filename), location.filename);
     } catch (err) {
       if (err instanceof FileMissing) throw new StorageError('MEDIA_NOT_FOUND', `The binary of media ${fileId} (${record.filename}) is missing`);
       throw err;
@@ -35,7 +34,7 @@ export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: AppDeps
     if (!isMediaFolder(folder)) throw new HttpError(404, 'NOT_FOUND', `No upload folder ${JSON.stringify(folder)}`);
     const filename = requireFilename(ctx.params.filename);
     try {
-      await sendFile(ctx, join(uploadsDirOf(dataDir, projectId), folder, filename), contentTypeForName(filename));
+      await sendFile(ctx, join(uploadsDirOf(dataDir, projectId), folder, filename), filename);
     } catch (err) {
       if (!(err instanceof FileMissing)) throw err;
       // Say which thing is unknown: the project (getProject throws) or the file.

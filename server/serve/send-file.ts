@@ -1,6 +1,7 @@
 /**
  * Sends one stored binary with the headers a media library needs: the
- * Content-Type decided at upload, `nosniff`, byte ranges (video/audio
+ * Content-Type decided from the stored bytes (served-type.ts; anything
+ * outside the upload allowlist is a download), `nosniff`, byte ranges (video/audio
  * seeking), and validators (ETag, Last-Modified) for 304s. SVG gets a
  * sandboxing CSP so that, opened directly, it cannot run script even if it
  * carries some (files stored before upload inspection existed).
@@ -15,6 +16,7 @@ import { errnoCode } from '../../storage-worker/fs-seam.js';
 import { HttpError } from '../http/http-error.js';
 import { ioError } from '../io-error.js';
 import { parseRange } from './byte-range.js';
+import { servedTypeOf } from './served-type.js';
 
 export const SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox";
 
@@ -27,7 +29,8 @@ export class FileMissing extends Error {
 // (Undefined on Windows, where the flag does not exist.)
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
 
-export async function sendFile(ctx: ParameterizedContext, absPath: string, contentType: string): Promise<void> {
+/** `filename` is the stored name (validated by the caller): it tells SVG apart and names a download. */
+export async function sendFile(ctx: ParameterizedContext, absPath: string, filename: string): Promise<void> {
   let handle: FileHandle;
   try {
     handle = await open(absPath, OPEN_FLAGS);
@@ -44,7 +47,9 @@ export async function sendFile(ctx: ParameterizedContext, absPath: string, conte
     const etag = `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
     const lastModified = new Date(Math.floor(st.mtimeMs / 1000) * 1000);
 
+    const { contentType, download } = await servedTypeOf(handle, filename);
     ctx.set('Content-Type', contentType);
+    if (download) ctx.set('Content-Disposition', `attachment; filename="${filename}"`);
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Accept-Ranges', 'bytes');
     ctx.set('ETag', etag);

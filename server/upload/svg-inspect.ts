@@ -4,8 +4,14 @@
  * stripped: a silently altered file is a surprise, a clear reason is not):
  * `<script>`, `<foreignObject>` (embeds HTML), other embedding elements,
  * `on*` event-handler attributes, `javascript:` URLs in any attribute, and
- * entity declarations (entity expansion bombs and obfuscation). Serving adds
- * a sandboxing CSP on top, for files stored before these rules existed.
+ * entity declarations (entity expansion bombs and obfuscation). Also refused:
+ * any DOCTYPE (its internal subset can give every <svg> a default `onload`
+ * attribute that no element spells out), any processing instruction but the
+ * XML declaration (`<?xml-stylesheet?>` loads a stylesheet, XSLT included),
+ * and a URL scheme written with character references (`javascript&colon;`:
+ * XML leaves the reference alone, but an SVG pasted into HTML decodes it).
+ * Serving adds a sandboxing CSP on top, for files stored before these rules
+ * existed.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
@@ -15,6 +21,12 @@ export type SvgVerdict =
 
 const FORBIDDEN_ELEMENTS = new Set(['script', 'foreignobject', 'iframe', 'embed', 'object', 'handler', 'listener']);
 const ATTRS = ':@';
+
+/**
+ * The XML declaration, the one processing instruction allowed: only at the
+ * start, and only pseudo-attributes (version, encoding, standalone) inside.
+ */
+const XML_DECLARATION = /^\s*<\?xml(?:\s+[A-Za-z]+\s*=\s*(?:"[^"<>?]*"|'[^'<>?]*'))*\s*\?>/;
 
 type XmlNode = Record<string, unknown>;
 
@@ -35,11 +47,25 @@ const parser = new XMLParser({
 export function inspectSvg(text: string): SvgVerdict {
   const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (/<!ENTITY/i.test(source)) return { ok: false, reason: 'SVG rejected: it declares XML entities (<!ENTITY>), which are not allowed' };
+  if (/<!DOCTYPE/i.test(source)) {
+    return { ok: false, reason: 'SVG rejected: it has a DOCTYPE (which can declare default attributes such as onload), which is not allowed' };
+  }
+  if (source.replace(XML_DECLARATION, '').includes('<?')) {
+    return { ok: false, reason: 'SVG rejected: it contains a processing instruction (<?…?>, e.g. xml-stylesheet), which is not allowed' };
+  }
   const valid = XMLValidator.validate(source, { allowBooleanAttributes: true });
   if (valid !== true) {
     return { ok: false, notSvg: true, reason: `not a well-formed SVG/XML document (${valid.err.msg} at line ${valid.err.line})` };
   }
-  const nodes = parser.parse(source) as XmlNode[];
+  let nodes: XmlNode[];
+  try {
+    nodes = parser.parse(source) as XmlNode[];
+  } catch (err) {
+    // The validator lets some malformed markup through that the parser then
+    // throws on (found by fuzzing: an unclosed comment or CDATA section after
+    // the root); it is not a well-formed document either way.
+    return { ok: false, notSvg: true, reason: `not a well-formed SVG/XML document (${err instanceof Error ? err.message : String(err)})` };
+  }
   const root = nodes.find((n) => elementName(n) !== undefined && !elementName(n)!.startsWith('?'));
   const rootName = root ? elementName(root) : undefined;
   if (!root || rootName === undefined || localName(rootName) !== 'svg') {
@@ -64,7 +90,10 @@ function findActiveContent(nodes: XmlNode[]): string | undefined {
     if (FORBIDDEN_ELEMENTS.has(local)) return `a <${name}> element`;
     for (const [attr, value] of Object.entries(attributesOf(node))) {
       if (localName(attr).toLowerCase().startsWith('on')) return `an event-handler attribute (${attr} on <${name}>)`;
+      // `<` cannot appear in a well-formed attribute value, but the validator lets it through.
+      if (value.includes('<')) return `a "<" inside an attribute value (${attr} on <${name}>), which XML does not allow`;
       if (normaliseUrl(value).includes('javascript:')) return `a javascript: URL (in ${attr} on <${name}>)`;
+      if (hasEncodedScheme(value)) return `a URL scheme written with character references (in ${attr} on <${name}>)`;
     }
     const children = node[name];
     if (Array.isArray(children)) {
@@ -96,13 +125,51 @@ function localName(name: string): string {
   return colon >= 0 ? name.slice(colon + 1) : name;
 }
 
-/** Decodes numeric character references and drops whitespace/control characters, as URL parsers do. */
+/**
+ * Decodes character references (an unknown named one as a colon, see
+ * decodeReference) and drops whitespace/control characters, as URL parsers do.
+ */
 function normaliseUrl(value: string): string {
   return value
-    .replace(/&#x([0-9a-f]+);?/gi, (_, hex: string) => String.fromCodePoint(Math.min(parseInt(hex, 16), 0x10ffff)))
-    .replace(/&#(\d+);?/g, (_, dec: string) => String.fromCodePoint(Math.min(parseInt(dec, 10), 0x10ffff)))
+    .replace(REFERENCES, (_, body: string) => decodeReference(body))
     .replace(/[\u0000-\u0020\u007f]+/g, '')
     .toLowerCase();
+}
+
+/** What XML itself defines; any other named reference is unknown here and might be a colon (`&colon;`) to HTML. */
+const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const REFERENCE = /^&(#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);?/i;
+const REFERENCES = new RegExp(REFERENCE.source.slice(1), 'gi');
+
+/**
+ * Whether `value` starts with a URL scheme (`name:`, where URL parsers skip
+ * whitespace and control characters) in which any character, the colon
+ * included, is a character reference. Decoding stops at the first character
+ * a scheme cannot contain, so text such as `Tom &amp; Jerry` is left alone.
+ */
+function hasEncodedScheme(value: string): boolean {
+  let referenced = false;
+  let i = 0;
+  while (i < value.length) {
+    let ch = value[i]!;
+    const ref = ch === '&' ? REFERENCE.exec(value.slice(i, i + 48)) : null;
+    if (ref) {
+      referenced = true;
+      ch = decodeReference(ref[1]!);
+      i += ref[0].length;
+    } else {
+      i++;
+    }
+    if (ch === ':') return referenced;
+    if (!/^[a-z0-9+.\-\u0000-\u0020\u007f]$/i.test(ch)) return false;
+  }
+  return false;
+}
+
+function decodeReference(body: string): string {
+  if (body[0] !== '#') return PREDEFINED[body.toLowerCase()] ?? ':';
+  const code = body[1] === 'x' || body[1] === 'X' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
+  return code <= 0x10ffff ? String.fromCodePoint(code) : '\ufffd';
 }
 
 function pixels(value: string | undefined): number | null {

@@ -179,10 +179,13 @@ export function multipart(parts: UploadPart[]): { body: Buffer; contentType: str
 /**
  * The project lock file is coordination, not data: the storage worker may
  * still hold it for a few ms after answering (a lease over back-to-back
- * commits), so snapshots of the data tree leave it out.
+ * commits), so snapshots of the data tree leave it out, with the files it is
+ * made from and beside (`media.json.lock.tmp.*`, the claim and the waiter
+ * hint), which come and go at any moment (a snapshot could list one and
+ * then fail to read it).
  */
 function isTransientLock(name: string): boolean {
-  return name === 'media.json.lock';
+  return name === 'media.json.lock' || name.startsWith('media.json.lock.');
 }
 
 export async function hashTree(dir: string): Promise<string> {
