@@ -340,7 +340,19 @@ export class ProjectStore {
    * commit). Resolves true when the lease was already held.
    */
   private async takeLock(): Promise<boolean> {
-    if (this.lease) return true;
+    if (this.lease) {
+      // The lease is only trusted while the lock file still names it. Lost
+      // before this batch applied anything: take the lock afresh (and with
+      // it the freshness check) instead of failing callers.
+      try {
+        await this.lease.handle.assertHeld();
+        return true;
+      } catch (err) {
+        if (!(err instanceof StorageError && err.code === 'LOCK_LOST')) throw err;
+        this.opts.logger.warn({ project: this.projectId }, 'media.json lock was taken over between commits; taking it again');
+        await this.endLease();
+      }
+    }
     if (this.leaseExpired) {
       this.leaseExpired = false;
       await this.stepAsideForWaiters();
@@ -442,10 +454,9 @@ export class ProjectStore {
     const content = new ContentActions();
     this.file.fence = this.fence;
     try {
-      // A lease carried over from the previous commit means the lock was held
-      // throughout — if it still is: then the document cannot have changed.
-      if (leased) await this.fence();
-      else await this.ensureFresh(true);
+      // A lease carried over from the previous commit (takeLock checked it is
+      // still ours) means the lock was held throughout: nothing can have changed.
+      if (!leased) await this.ensureFresh(true);
       phase('fresh');
       const state = this.committed();
       const draft = new DocumentDraft(state);
