@@ -74,7 +74,9 @@ export function imageKey(image: DiskImage, skip: (path: string) => boolean = () 
  * Writes the image under `root` (which must exist and be empty). Every file is
  * dated an hour back: the restart after a crash comes later, and a file that
  * looks freshly written would make recovery wait for the age limits meant for
- * writers that may still be alive (which a crashed one is not).
+ * writers that may still be alive (which a crashed one is not). What an
+ * immediate restart would meet instead (a lock it cannot judge) is checked on
+ * the bytes (crash-invariants.ts).
  */
 export async function materialize(image: DiskImage, root: string): Promise<void> {
   for (const dir of [...image.dirs].sort((a, b) => a.length - b.length)) {

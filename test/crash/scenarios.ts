@@ -149,6 +149,18 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'first save into a project without page folders (made by the editor before mediastore)',
+    setup: async (projectDir) => {
+      await mkdir(join(projectDir, 'uploads', 'images'), { recursive: true });
+      const driver = await ProjectDriver.open(projectDir, realFs);
+      await driver.addMedia([A, B]);
+      await driver.close();
+    },
+    run: async (driver, track) => {
+      await track('saveContent footer uses A', driver.saveContent('global:footer', pageUsing(A.path)));
+    },
+  },
+  {
     name: 'recovery: corrupt media.json restored from .bak, then a write',
     setup: async (projectDir) => {
       await baseLibrary(projectDir);
