@@ -81,7 +81,7 @@ export function logicalImage(initial: DiskImage, log: readonly RecordedOp[], poi
   });
   const bytes = new Map<number, Uint8Array>();
   for (const [ino, ops] of data) bytes.set(ino, applyData(initial.data.get(ino), ops.map((o) => o.op), Infinity));
-  return buildImage(initial, prefix, new Set(names), bytes);
+  return withData(initial, replayNames(initial, prefix, new Set(names)), bytes);
 }
 
 export function* crashStates(initial: DiskImage, log: readonly RecordedOp[], options: CrashModelOptions): Generator<CrashState> {
@@ -113,47 +113,63 @@ function* statesAt(initial: DiskImage, log: readonly RecordedOp[], point: number
     }
   });
 
-  // One axis per directory with undurable name ops, one per inode with undurable data.
-  interface Axis {
-    label: string;
-    options: string[];
-  }
-  const dirAxes: Array<Axis & { dir: string }> = [];
-  for (const [dir, { ops, durable }] of dirs) {
-    if (durable === ops.length) continue;
-    dirAxes.push({ dir, label: dir, options: range(durable, ops.length).map(String) });
+  // One axis per directory with undurable name ops; then, for each way the
+  // names came out, one axis per *named* inode with undurable data (the bytes
+  // of an inode no name reaches cannot be told apart: no duplicate states).
+  const dirAxes: Axis[] = [];
+  const dirOps: Array<{ ops: number[]; durable: number }> = [];
+  for (const [dir, entry] of dirs) {
+    if (entry.durable === entry.ops.length) {
+      dirOps.push(entry); // fixed: all of them
+      continue;
+    }
+    dirAxes.push({ label: dir, options: range(entry.durable, entry.ops.length).map(String), entry });
   }
   const cuts = options.deep ? ['none', 'one', 'quarter', 'half', 'all-but-one', 'all'] : ['none', 'half', 'all'];
-  const inoAxes: Array<Axis & { ino: number; pendingBytes: number }> = [];
-  for (const [ino, { ops, durable }] of inodes) {
-    if (durable === ops.length) continue;
-    const pendingBytes = ops.slice(durable).reduce((n, op) => n + (op.kind === 'write' ? op.data.byteLength : 0), 0);
-    inoAxes.push({ ino, pendingBytes, label: `ino${ino}`, options: cuts });
+  for (const nameChoice of combinations(dirAxes)) {
+    const keptNames = new Set<number>();
+    for (const { ops } of dirOps) for (const i of ops) keptNames.add(i);
+    dirAxes.forEach((axis, i) => {
+      for (const index of axis.entry!.ops.slice(0, Number(axis.options[nameChoice[i]!]))) keptNames.add(index);
+    });
+    const names = replayNames(initial, prefix, keptNames);
+    const named = new Set(names.files.values());
+    const inoAxes: Axis[] = [];
+    const durableBytes = new Map<number, Uint8Array>();
+    for (const [ino, { ops, durable }] of inodes) {
+      if (!named.has(ino)) continue;
+      durableBytes.set(ino, applyData(initial.data.get(ino), ops.slice(0, durable), Infinity));
+      if (durable < ops.length) inoAxes.push({ label: `ino${ino}`, options: cuts, ino });
+    }
+    for (const dataChoice of combinations(inoAxes)) {
+      const bytes = new Map(durableBytes);
+      inoAxes.forEach((axis, i) => {
+        const { ops, durable } = inodes.get(axis.ino!)!;
+        const pending = ops.slice(durable);
+        const pendingBytes = pending.reduce((n, op) => n + (op.kind === 'write' ? op.data.byteLength : 0), 0);
+        bytes.set(axis.ino!, applyData(durableBytes.get(axis.ino!), pending, cutBytes(axis.options[dataChoice[i]!]!, pendingBytes)));
+      });
+      const label =
+        [...dirAxes.map((a, i) => `${a.label}=${a.options[nameChoice[i]!]}`), ...inoAxes.map((a, i) => `${a.label}=${a.options[dataChoice[i]!]}`)].join(' ') ||
+        'all durable';
+      yield { point, choices: label, image: withData(initial, names, bytes) };
+    }
   }
-  const axes: Axis[] = [...dirAxes, ...inoAxes];
+}
+
+/** One choice among persistence options; `entry` / `ino` say what it is about. */
+interface Axis {
+  label: string;
+  options: string[];
+  entry?: { ops: number[]; durable: number };
+  ino?: number;
+}
+
+/** Every combination of one option per axis (mixed radix); one empty combination when there are no axes. */
+function* combinations(axes: readonly Axis[]): Generator<number[]> {
   const choice = axes.map(() => 0);
   for (;;) {
-    const keptNames = new Set<number>();
-    for (const [dir, { ops, durable }] of dirs) {
-      const axis = dirAxes.findIndex((a) => a.dir === dir);
-      const kept = axis < 0 ? durable : Number(dirAxes[axis]!.options[choice[axis]!]);
-      for (const i of ops.slice(0, kept)) keptNames.add(i);
-    }
-    const bytes = new Map<number, Uint8Array>();
-    for (const [ino, { ops, durable }] of inodes) {
-      const axis = inoAxes.findIndex((a) => a.ino === ino);
-      const base = applyData(initial.data.get(ino), ops.slice(0, durable), Infinity);
-      if (axis < 0) {
-        bytes.set(ino, base);
-        continue;
-      }
-      const a = inoAxes[axis]!;
-      const budget = cutBytes(a.options[choice[dirAxes.length + axis]!]!, a.pendingBytes);
-      bytes.set(ino, applyData(base, ops.slice(durable), budget));
-    }
-    const label = axes.map((a, i) => `${a.label}=${a.options[choice[i]!]}`).join(' ') || 'all durable';
-    yield { point, choices: label, image: buildImage(initial, prefix, keptNames, bytes) };
-    // Next combination (mixed radix); done when it wraps.
+    yield [...choice];
     let i = 0;
     for (; i < axes.length; i++) {
       choice[i]! += 1;
@@ -208,8 +224,8 @@ function applyData(initial: Uint8Array | undefined, ops: readonly DataOp[], budg
   return buf;
 }
 
-/** The initial image with the kept name ops replayed in log order and the given inode bytes. */
-function buildImage(initial: DiskImage, prefix: readonly RecordedOp[], keptNames: Set<number>, bytes: Map<number, Uint8Array>): DiskImage {
+/** The initial names with the kept name ops replayed in log order (N3 applied). */
+function replayNames(initial: DiskImage, prefix: readonly RecordedOp[], keptNames: Set<number>): Pick<DiskImage, 'dirs' | 'files'> {
   const dirs = new Set(initial.dirs);
   const files = new Map(initial.files);
   prefix.forEach((op, index) => {
@@ -243,7 +259,12 @@ function buildImage(initial: DiskImage, prefix: readonly RecordedOp[], keptNames
     }
   });
   for (const path of [...files.keys()]) if (!dirs.has(parentOf(path))) files.delete(path); // N3
+  return { dirs, files };
+}
+
+/** The image of those names, each inode with its bytes (initial bytes when no op touched it). */
+function withData(initial: DiskImage, names: Pick<DiskImage, 'dirs' | 'files'>, bytes: Map<number, Uint8Array>): DiskImage {
   const data = new Map<number, Uint8Array>();
-  for (const ino of new Set(files.values())) data.set(ino, bytes.get(ino) ?? initial.data.get(ino) ?? new Uint8Array());
-  return { dirs, files, data };
+  for (const ino of new Set(names.files.values())) data.set(ino, bytes.get(ino) ?? initial.data.get(ino) ?? new Uint8Array());
+  return { dirs: new Set(names.dirs), files: new Map(names.files), data };
 }

@@ -92,6 +92,8 @@ export interface Scenario {
   setup(projectDir: string): Promise<void>;
   /** the recorded window: operations through `driver`, each acknowledged through `track` */
   run(driver: ProjectDriver, track: Track): Promise<void>;
+  /** long: explored only with CRASH_DEPTH=deep */
+  deepOnly?: boolean;
 }
 
 /** A library of A, B, C; page `home` uses A (thumb variant), the header uses C. */
@@ -173,6 +175,21 @@ export const SCENARIOS: Scenario[] = [
     },
     run: async (driver, track) => {
       await track('saveContent home uses B', driver.saveContent('home', pageUsing(B.path)));
+    },
+  },
+  {
+    name: 'a session of edits one after another',
+    deepOnly: true,
+    setup: baseLibrary,
+    run: async (driver, track) => {
+      await track('addMedia D', driver.addMedia([D]));
+      await track('saveContent home uses D', driver.saveContent('home', pageUsing(D.sizes.medium!.path)));
+      await track('saveContent home uses B and D', driver.saveContent('home', pageUsing(B.path, D.path)));
+      await track('deleteMedia A (unused once home moved on)', driver.deleteMedia([A.id]));
+      await track('saveContent theme uses C', driver.saveContent('global:theme-settings', { logo: C.path }));
+      await track('deleteContent header', driver.deleteContent('global:header'));
+      await track('deleteContent home', driver.deleteContent('home'));
+      await track('deleteMedia B and D', driver.deleteMedia([B.id, D.id]));
     },
   },
 ];
