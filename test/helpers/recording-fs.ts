@@ -72,7 +72,8 @@ export class RecordingFs implements FsSeam {
     if (rel === null) return file;
     if (this.dirs.has(rel)) return new RecordingFile(file, this.log, { dir: rel });
     let ino = this.files.get(rel);
-    if (/[wa]/.test(flags)) {
+    // Any mode but plain reading can write ('w', 'wx', 'a', 'r+', …); only those with w/a/x can create.
+    if (!/^rs?$/.test(flags)) {
       if (ino === undefined) {
         ino = this.nextIno++;
         this.files.set(rel, ino);
@@ -82,7 +83,9 @@ export class RecordingFs implements FsSeam {
       }
     }
     if (ino === undefined) return file; // a read of a file the trace does not know: nothing to log
-    return new RecordingFile(file, this.log, { ino });
+    // Appends land at the end, whatever was there.
+    const start = flags.includes('a') ? Number((await file.stat()).size) : 0;
+    return new RecordingFile(file, this.log, { ino }, start);
   }
 
   readFile(path: string): Promise<Buffer> {
@@ -155,12 +158,11 @@ export class RecordingFs implements FsSeam {
 
 /** An open file (or directory) whose writes and fsyncs are logged against its logical inode. */
 class RecordingFile implements FsFile {
-  private position = 0;
-
   constructor(
     private readonly inner: FsFile,
     private readonly log: RecordedOp[],
     private readonly target: { ino: number } | { dir: string },
+    private position = 0,
   ) {}
 
   get fd(): number {
