@@ -5,7 +5,7 @@
  * bytes, then opened with a fresh storage service and checked again.
  *
  * CRASH_DEPTH=deep explores more ways for unsynced data to be cut, and the
- * long scenarios too (slower: about half a minute more).
+ * long scenarios too (about a minute instead of 10–20 s).
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

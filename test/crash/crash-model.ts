@@ -33,7 +33,8 @@
  * Not modelled: mtimes (utimes), fsync failures, another process writing.
  *
  * States are produced for every crash point 0..n and every combination of
- * the per-directory and per-inode choices (their product).
+ * the per-directory choices and, for each, of the per-inode choices of the
+ * inodes some name reaches (an unnamed inode's bytes make no other state).
  */
 import { dirname } from 'node:path';
 import type { RecordedOp } from '../helpers/recording-fs.js';
