@@ -31,6 +31,13 @@
  *      none / half / all by default; deep mode adds 1 byte, a quarter and all
  *      but one byte.
  * Not modelled: mtimes (utimes), fsync failures, another process writing.
+ * Assumed: the log's order is the order the kernel ran the ops. It is the
+ * order they completed in (recording-fs.ts); ops issued concurrently (a
+ * batch's content files are written in parallel) may have run the other way
+ * round, and then a state where a later-logged rename of one directory
+ * persisted without an earlier-logged one is missed. Their directory is
+ * fsynced before anything is acknowledged, so only unacknowledged states
+ * are concerned.
  *
  * States are produced for every crash point 0..n and every combination of
  * the per-directory choices and, for each, of the per-inode choices of the
