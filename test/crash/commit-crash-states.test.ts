@@ -6,7 +6,9 @@
  *
  * CRASH_DEPTH=deep explores more ways for unsynced data to be cut, and the
  * long scenarios too (about a minute instead of 10–20 s).
+ * CRASH_REPORT=<file> also writes the per-scenario counts and findings as JSON.
  */
+import { writeFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { explore, type Exploration, type Violation } from './explorer.js';
@@ -65,6 +67,8 @@ test.after(() => {
   const opened = results.reduce((n, r) => n + r.recoveries, 0);
   const ms = results.reduce((n, r) => n + r.ms, 0);
   console.log(`  total: ${states} crash states explored, ${opened} opened, in ${ms} ms over ${results.length} scenario(s)`);
+  const reportFile = process.env.CRASH_REPORT;
+  if (reportFile) writeFileSync(reportFile, JSON.stringify({ deep, states, opened, ms, scenarios: results }, null, 2));
 });
 
 test.run();
