@@ -2,7 +2,9 @@
  * Usage extraction: which media files does a piece of saved content use?
  *
  * `extractMediaPaths` finds every media path (`/uploads/<folder>/<name>`) inside
- * any string of the content, at any depth; `MediaPathIndex` maps those paths to
+ * any string or key of the content, at any depth, in every spelling the server
+ * serves (any case of `uploads`, percent-encoded folder and name, JSON-escaped
+ * or HTML-escaped slashes); `MediaPathIndex` maps those paths to
  * media record ids (a record's own path and the paths of its size variants).
  *
  * The invariant this module serves: usage may be over-marked but never
@@ -12,48 +14,61 @@
  * string because of where it sits (HTML, CSS, srcset, a link object, a URL).
  *
  * Pure and synchronous: no I/O, no logging. It runs inside the storage worker
- * on every content save, so it is one precompiled regex per string, no string
- * concatenation of the content, and an explicit stack instead of recursion.
+ * on every content save (and used to hold the project lock while it did), so
+ * it is linear in the size of the content: one precompiled regex per string
+ * (two when the string holds escapes), no string concatenation of the content,
+ * and an explicit stack instead of recursion.
  */
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
+import { mayHoldEscapes, unescapeMarkup } from './markup-unescape.js';
 
 /** The fields of a record the index reads. */
 export type IndexedRecord = Pick<MediaRecord, 'id' | 'path' | 'sizes'>;
 
 /**
- * `uploads` + separator + folder + separator + name.
+ * `uploads` + separator + folder + separator + name, case-insensitive.
  *
+ * - `uploads` in any case: the router matches its literal segments
+ *   case-insensitively, so `/UPLOADS/images/a.png` is served. The folder is
+ *   then checked in code, exactly (the route serves `images`, not `IMAGES`),
+ *   after percent-decoding (the router decodes params: `%69mages` is served).
  * - The separator is `/` or its encoded form `%2F`: a path carried inside a
  *   query string (`/_next/image?url=%2Fuploads%2Fimages%2Fa.jpg&w=640`) is
  *   still a use of the file.
  * - What comes before `uploads` (nothing, `/`, `http://host/`,
- *   `/api/media/projects/<id>/`) is checked in code, not here: a regex
- *   starting with a literal lets V8 skip ahead to candidate positions fast.
+ *   `/api/media/projects/<id>/`) is checked in code, not here.
  * - The name stops at whitespace, quotes, `)` (CSS `url(...)`), `<` `>` (HTML),
- *   `,` (srcset), `/`, `?` and `#` (query, fragment), and a few characters a
- *   stored name (slug + extension) never holds but that end a path in text:
- *   `\` (escaped JSON), `&` `;` (HTML entities such as `&quot;` in style
- *   attributes, `&w=` in query strings), `]` `}` `|`.
+ *   `,` (srcset), `/` and `%2F`, `?` and `#` (query, fragment), and a few
+ *   characters a stored name (slug + extension) never holds but that end a
+ *   path in text: `\` (escaped JSON), `&` `;` (HTML entities such as `&quot;`
+ *   in style attributes, `&w=` in query strings), `]` `}` `|`.
+ *
+ * Linear time: a name can never run through a separator (`%2F` included —
+ * without that, `xuploads%2Fimages%2F…` made every rejected match run to the
+ * end of the text and the scan quadratic), so no two matches overlap by more
+ * than the `uploads` that may end one name and start the next path, and each
+ * rejected candidate costs its own length.
  *
  * Module-level and `g`: `lastIndex` is reset before each string, and the scan
  * is synchronous, so calls cannot interleave on it.
  */
-const MEDIA_PATH_RE = /uploads(?:\/|%2[Ff])(images|videos|audios|files)(\/|%2[Ff])([^\s"'`)<>,/?#\\&;\]}|]+)/g;
+const MEDIA_PATH_RE = /uploads(?:\/|%2F)((?:[a-z]|%(?:25)?[0-9a-f]{2}){5,6})(\/|%2F)((?:[^\s"'`)<>,/?#\\&;\]}|%]|%(?!2F))+)/gi;
 
 /** Cheap pre-check before running the regex on a string. */
-const MARKER = 'uploads';
+const MARKER_RE = /uploads/i;
 
 /**
- * Every media path found anywhere inside any string of `content` (values only,
- * never object keys), normalised to `/uploads/<folder>/<name>`, deduplicated,
- * in order of first appearance (document order: depth-first, pre-order).
- * Cycles and shared sub-objects are visited once; depth is not limited by the
- * call stack.
+ * Every media path found anywhere inside any string of `content` (values and
+ * object keys), normalised to `/uploads/<folder>/<name>`, deduplicated, in
+ * order of first appearance (document order: depth-first, pre-order, a key
+ * before its value; within one string, paths found only in its unescaped
+ * spelling come after the others). Cycles and shared sub-objects are visited
+ * once; depth is not limited by the call stack.
  */
 export function extractMediaPaths(content: unknown): string[] {
   const found = new Set<string>();
   if (typeof content === 'string') {
-    scanString(content, found);
+    scanText(content, found);
     return [...found];
   }
   if (typeof content !== 'object' || content === null) return [];
@@ -68,7 +83,7 @@ export function extractMediaPaths(content: unknown): string[] {
   while (stack.length > 0) {
     const value = stack.pop();
     if (typeof value === 'string') {
-      scanString(value, found);
+      scanText(value, found);
     } else if (typeof value === 'object' && value !== null && !seen.has(value)) {
       seen.add(value);
       pushChildren(value, stack);
@@ -77,25 +92,54 @@ export function extractMediaPaths(content: unknown): string[] {
   return [...found];
 }
 
-/** Values only: object keys are names, not content. */
+/**
+ * Keys and values: a key is usually a name, but content that maps a path to
+ * something (`{ "/uploads/images/a.png": { alt: … } }`) uses the file just
+ * as much, and over-marking is safe where under-marking is not.
+ */
 function pushChildren(container: object, stack: unknown[]): void {
-  const values: unknown[] = Array.isArray(container) ? container : Object.values(container);
-  for (let i = values.length - 1; i >= 0; i--) stack.push(values[i]);
+  if (Array.isArray(container)) {
+    for (let i = container.length - 1; i >= 0; i--) stack.push(container[i]);
+    return;
+  }
+  const entries = Object.entries(container);
+  for (let i = entries.length - 1; i >= 0; i--) stack.push(entries[i]![1], entries[i]![0]);
+}
+
+/** The raw text, and the text with its JSON escapes and HTML references undone (what a browser requests). */
+function scanText(text: string, found: Set<string>): void {
+  scanString(text, found);
+  if (mayHoldEscapes(text)) {
+    const unescaped = unescapeMarkup(text);
+    if (unescaped !== text) scanString(unescaped, found);
+  }
 }
 
 function scanString(text: string, found: Set<string>): void {
-  if (!text.includes(MARKER)) return; // most strings hold no path: skip the regex setup
+  if (!MARKER_RE.test(text)) return; // most strings hold no path: skip the regex setup
   MEDIA_PATH_RE.lastIndex = 0;
   for (let m = MEDIA_PATH_RE.exec(text); m !== null; m = MEDIA_PATH_RE.exec(text)) {
-    if (!startsAtBoundary(text, m.index)) {
-      // `media-uploads/images/x` is not a media path; look again right after
-      // the rejected `u` so nothing inside the rejected match is skipped.
+    const encodedSeparator = m[2] !== '/';
+    const folder = decodeLevels(m[1]!, encodedSeparator);
+    if (!startsAtBoundary(text, m.index) || !isMediaFolder(folder)) {
+      // `media-uploads/images/x` and `/uploads/IMAGES/x` are not media paths;
+      // look again right after the rejected `u` so nothing inside the
+      // rejected match is skipped.
       MEDIA_PATH_RE.lastIndex = m.index + 1;
       continue;
     }
-    const name = normaliseName(m[3]!, m[2] !== '/');
-    if (name !== null) found.add(`/uploads/${m[1]!}/${name}`);
+    // A name that ends at an encoded `%2F` while the path's own separators
+    // are plain `/` is really `a%2Fb.jpg`: a name holding a `/`, which no
+    // stored file has (the router decodes it and refuses it).
+    if (!encodedSeparator && text.charCodeAt(MEDIA_PATH_RE.lastIndex) === 0x25) continue;
+    for (const name of normaliseName(m[3]!, encodedSeparator)) found.add(`/uploads/${folder}/${name}`);
   }
+}
+
+const MEDIA_FOLDERS: ReadonlySet<string> = new Set(['images', 'videos', 'audios', 'files']);
+
+function isMediaFolder(folder: string): boolean {
+  return MEDIA_FOLDERS.has(folder);
 }
 
 /**
@@ -121,30 +165,49 @@ function startsAtBoundary(text: string, index: number): boolean {
 }
 
 /**
- * The stored name from the raw text after `/<folder>/`, or null when what
- * remains is not a file name. Percent-escapes are decoded once, or twice when
- * the separators themselves were encoded (`%2F`): the whole path was then
- * encoded one level deeper, so `my%2520photo.jpg` there is `my photo.jpg`.
+ * The stored names the raw text after `/<folder>/` can stand for: none when it
+ * is not a file name, usually one. Percent-escapes are decoded once (as the
+ * router decodes its params), or twice when the separators themselves were
+ * encoded (`%2F`): the whole path was then encoded one level deeper, so
+ * `my%2520photo.jpg` there is `my photo.jpg`.
+ *
+ * Sentence punctuation after a path in prose (`… see /uploads/images/a.jpg.`)
+ * is not part of the name, but a name may end in one `.` (the router serves
+ * `x.`), so then both spellings count: over-marking is safe.
  */
-function normaliseName(raw: string, encodedSeparator: boolean): string | null {
-  let name = raw;
-  let end = name.length;
-  while (end > 0 && isTrailingPunctuation(name.charCodeAt(end - 1))) end--;
-  if (end === 0) return null; // `/uploads/images/.` or `…/images/..`
-  if (end < name.length) name = name.slice(0, end);
-  if (name.includes('%')) {
-    name = decodeOnce(name);
-    if (encodedSeparator && name.includes('%')) name = decodeOnce(name);
-    // An escaped `/` would make it a path into a subdirectory, which the
-    // storage never creates, and `..` would leave the folder.
-    if (name.includes('/') || name.includes('\\') || name === '..' || name === '.' || name === '') return null;
+function normaliseName(raw: string, encodedSeparator: boolean): string[] {
+  let end = raw.length;
+  while (end > 0 && isTrailingPunctuation(raw.charCodeAt(end - 1))) end--;
+  if (end === 0) return []; // `/uploads/images/.` or `…/images/..`
+  const names: string[] = [];
+  const stripped = decodedName(raw.slice(0, end), encodedSeparator);
+  if (stripped !== null) names.push(stripped);
+  if (end === raw.length - 1 && raw.charCodeAt(end) === 0x2e) {
+    const withDot = decodedName(raw, encodedSeparator);
+    if (withDot !== null) names.push(withDot);
   }
+  return names;
+}
+
+function decodedName(raw: string, encodedSeparator: boolean): string | null {
+  if (!raw.includes('%')) return raw;
+  const name = decodeLevels(raw, encodedSeparator);
+  // An escaped `/` would make it a path into a subdirectory, which the
+  // storage never creates, and `..` would leave the folder.
+  if (name.includes('/') || name.includes('\\') || name === '..' || name === '.' || name === '') return null;
   return name;
 }
 
-/** Sentence punctuation after a path in prose (`… see /uploads/images/a.jpg.`): `.` `!` `:` */
+/** Sentence punctuation after a path in prose: `.` `!` `:` */
 function isTrailingPunctuation(c: number): boolean {
   return c === 0x2e || c === 0x21 || c === 0x3a;
+}
+
+/** Percent-decoded once, or twice when the path's separators were encoded too. */
+function decodeLevels(text: string, encodedSeparator: boolean): string {
+  if (!text.includes('%')) return text;
+  const once = decodeOnce(text);
+  return encodedSeparator && once.includes('%') ? decodeOnce(once) : once;
 }
 
 function decodeOnce(name: string): string {

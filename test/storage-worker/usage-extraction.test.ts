@@ -163,9 +163,13 @@ X('several paths in one string, every folder', () => {
 
 // ---------------------------------------------------------------- where a name ends
 
-X('a trailing sentence period is not part of the name', () => {
+X('a trailing sentence period is not part of the name (but one dot may be: both spellings count)', () => {
+  // The router serves a stored name ending in one `.`, so `a.jpg.` may be
+  // that file as well as `a.jpg` followed by a period; `b.pdf..` never is
+  // (names never hold `..`).
   assert.equal(extractMediaPaths('See /uploads/images/a.jpg. Then /uploads/files/b.pdf... And /uploads/files/c.pdf!'), [
     '/uploads/images/a.jpg',
+    '/uploads/images/a.jpg.',
     '/uploads/files/b.pdf',
     '/uploads/files/c.pdf',
   ]);
@@ -276,12 +280,17 @@ X('a top-level string is scanned', () => {
   assert.equal(extractMediaPaths('uploads/videos/a.mp4'), ['/uploads/videos/a.mp4']);
 });
 
-X('keys are not content; their values are', () => {
+X('keys count like values (a path used as a key is a use), key before its value', () => {
   const content = {
     '/uploads/images/key.jpg': 'plain',
     'uploads/files/key.pdf': { '/uploads/videos/key.mp4': '/uploads/images/value.jpg' },
   };
-  assert.equal(extractMediaPaths(content), ['/uploads/images/value.jpg']);
+  assert.equal(extractMediaPaths(content), [
+    '/uploads/images/key.jpg',
+    '/uploads/files/key.pdf',
+    '/uploads/videos/key.mp4',
+    '/uploads/images/value.jpg',
+  ]);
 });
 
 X('a cycle does not hang, and a shared sub-object is read once', () => {
