@@ -52,7 +52,7 @@ export type IndexedRecord = Pick<MediaRecord, 'id' | 'path' | 'sizes'>;
  * Module-level and `g`: `lastIndex` is reset before each string, and the scan
  * is synchronous, so calls cannot interleave on it.
  */
-const MEDIA_PATH_RE = /uploads(?:\/|%2F)((?:[a-z]|%(?:25)?[0-9a-f]{2}){5,6})(\/|%2F)((?:[^\s"'`)<>,/?#\\&;\]}|%]|%(?!2F))+)/gi;
+const MEDIA_PATH_RE = /uploads(?:\/|%2F)((?:[a-z]|%[0-9a-f]{2}){5,6})(\/|%2F)((?:[^\s"'`)<>,/?#\\&;\]}|%]|%(?!2F))+)/gi;
 
 /** Cheap pre-check before running the regex on a string. */
 const MARKER_RE = /uploads/i;
@@ -115,23 +115,28 @@ function scanText(text: string, found: Set<string>): void {
   }
 }
 
+/**
+ * Every match is looked at, and the search always resumes right after the
+ * matched `u`, so no path hides inside another match: a rejected look-alike
+ * (`xuploads/images/uploads/images/a.jpg`) or an accepted path whose name is
+ * itself `uploads` (`/uploads/images/uploads/images/a.jpg`). Still linear: a
+ * name holds no separator, so a later match can only start in the last
+ * `uploads` of an earlier one.
+ */
 function scanString(text: string, found: Set<string>): void {
   if (!MARKER_RE.test(text)) return; // most strings hold no path: skip the regex setup
   MEDIA_PATH_RE.lastIndex = 0;
   for (let m = MEDIA_PATH_RE.exec(text); m !== null; m = MEDIA_PATH_RE.exec(text)) {
+    const end = MEDIA_PATH_RE.lastIndex;
+    MEDIA_PATH_RE.lastIndex = m.index + 1;
     const encodedSeparator = m[2] !== '/';
     const folder = decodeLevels(m[1]!, encodedSeparator);
-    if (!startsAtBoundary(text, m.index) || !isMediaFolder(folder)) {
-      // `media-uploads/images/x` and `/uploads/IMAGES/x` are not media paths;
-      // look again right after the rejected `u` so nothing inside the
-      // rejected match is skipped.
-      MEDIA_PATH_RE.lastIndex = m.index + 1;
-      continue;
-    }
+    // `media-uploads/images/x` and `/uploads/IMAGES/x` are not media paths.
+    if (!startsAtBoundary(text, m.index) || !isMediaFolder(folder)) continue;
     // A name that ends at an encoded `%2F` while the path's own separators
     // are plain `/` is really `a%2Fb.jpg`: a name holding a `/`, which no
     // stored file has (the router decodes it and refuses it).
-    if (!encodedSeparator && text.charCodeAt(MEDIA_PATH_RE.lastIndex) === 0x25) continue;
+    if (!encodedSeparator && text.charCodeAt(end) === 0x25) continue;
     for (const name of normaliseName(m[3]!, encodedSeparator)) found.add(`/uploads/${folder}/${name}`);
   }
 }
