@@ -174,29 +174,39 @@ function startsAtBoundary(text: string, index: number): boolean {
  * is not a file name, usually one. Percent-escapes are decoded once (as the
  * router decodes its params), or twice when the separators themselves were
  * encoded (`%2F`): the whole path was then encoded one level deeper, so
- * `my%2520photo.jpg` there is `my photo.jpg`.
+ * `my%2520photo.jpg` there is `my photo.jpg`, and `a.jpg%3Fv%3D2` is `a.jpg`
+ * with a query string.
  *
  * Sentence punctuation after a path in prose (`… see /uploads/images/a.jpg.`)
  * is not part of the name, but a name may end in one `.` (the router serves
  * `x.`), so then both spellings count: over-marking is safe.
  */
 function normaliseName(raw: string, encodedSeparator: boolean): string[] {
-  let end = raw.length;
-  while (end > 0 && isTrailingPunctuation(raw.charCodeAt(end - 1))) end--;
+  const text = encodedSeparator && raw.includes('%') ? cutAtNameEnd(decodeOnce(raw)) : raw;
+  let end = text.length;
+  while (end > 0 && isTrailingPunctuation(text.charCodeAt(end - 1))) end--;
   if (end === 0) return []; // `/uploads/images/.` or `…/images/..`
   const names: string[] = [];
-  const stripped = decodedName(raw.slice(0, end), encodedSeparator);
+  const stripped = decodedName(text.slice(0, end));
   if (stripped !== null) names.push(stripped);
-  if (end === raw.length - 1 && raw.charCodeAt(end) === 0x2e) {
-    const withDot = decodedName(raw, encodedSeparator);
+  if (end === text.length - 1 && text.charCodeAt(end) === 0x2e) {
+    const withDot = decodedName(text);
     if (withDot !== null) names.push(withDot);
   }
   return names;
 }
 
-function decodedName(raw: string, encodedSeparator: boolean): string | null {
+/** What ends a name in text (the name class of MEDIA_PATH_RE, negated), for a name that was encoded one level deeper. */
+const NAME_END_RE = /[\s"'`)<>,/?#\\&;\]}|]/;
+
+function cutAtNameEnd(text: string): string {
+  const end = text.search(NAME_END_RE);
+  return end < 0 ? text : text.slice(0, end);
+}
+
+function decodedName(raw: string): string | null {
   if (!raw.includes('%')) return raw;
-  const name = decodeLevels(raw, encodedSeparator);
+  const name = decodeOnce(raw);
   // An escaped `/` would make it a path into a subdirectory, which the
   // storage never creates, and `..` would leave the folder.
   if (name.includes('/') || name.includes('\\') || name === '..' || name === '.' || name === '') return null;

@@ -241,6 +241,57 @@ X('HTML and text delimiters end the name', () => {
   ]);
 });
 
+// ---------------------------------------------------------------- every spelling the server serves
+
+X('upper- and mixed-case `uploads` counts (the router matches literals case-insensitively)', () => {
+  const paths = extractMediaPaths(['/UPLOADS/images/logo.png', 'http://host/Uploads/files/brochure.pdf', '/API/MEDIA/PROJECTS/p/uPlOaDs/videos/intro.mp4']);
+  assert.equal(paths, ['/uploads/images/logo.png', '/uploads/files/brochure.pdf', '/uploads/videos/intro.mp4']);
+  assert.equal(new MediaPathIndex(library).match(paths), ['id-logo', 'id-doc', 'id-clip']);
+});
+
+X('a percent-encoded folder or name counts as the decoded one (the router decodes params)', () => {
+  const paths = extractMediaPaths(['/uploads/%69mages/logo.png', '/uploads/files/%62rochure%2Epdf', '/uploads/%61%75%64%69%6F%73/theme.mp3']);
+  assert.equal(paths, ['/uploads/images/logo.png', '/uploads/files/brochure.pdf', '/uploads/audios/theme.mp3']);
+  assert.equal(new MediaPathIndex(library).match(paths), ['id-logo', 'id-doc', 'id-song']);
+});
+
+X('JSON-escaped slashes count (HTML kept as an escaped JSON string)', () => {
+  const page = { html: '{"html":"<img src=\\"\\/uploads\\/images\\/logo.png\\"> <a href=\\"\\u002Fuploads\\u002Ffiles\\u002Fbrochure.pdf\\">"}' };
+  const paths = extractMediaPaths(page);
+  assert.equal(paths, ['/uploads/images/logo.png', '/uploads/files/brochure.pdf']);
+  assert.equal(new MediaPathIndex(library).match(paths), ['id-logo', 'id-doc']);
+});
+
+X('HTML character references count: &#x2F; &#47; &sol; and an encoded name', () => {
+  const html =
+    '<img src="&#x2F;uploads&#x2F;images&#x2F;logo.png"> <img src="&#47;uploads&#047;images&#x002f;hero&#46;jpg">' +
+    ' <a href="&sol;uploads&sol;files&sol;brochure&period;pdf">x</a> <audio src="/uploads/audios/&#116;heme.mp3">';
+  const paths = extractMediaPaths({ html });
+  assert.equal(paths, ['/uploads/images/logo.png', '/uploads/images/hero.jpg', '/uploads/files/brochure.pdf', '/uploads/audios/theme.mp3']);
+  assert.equal(new MediaPathIndex(library).match(paths), ['id-logo', 'id-hero', 'id-doc', 'id-song']);
+});
+
+X('%2F-encoded paths count with every folder, next to other encoded parameters', () => {
+  const paths = extractMediaPaths('/_next/image?url=%2FUPLOADS%2Fvideos%2Fintro.mp4%26w%3D1&x=%2fuploads%2ffiles%2fbrochure.pdf');
+  assert.equal(paths, ['/uploads/videos/intro.mp4', '/uploads/files/brochure.pdf']);
+});
+
+X('a path used as an object key counts', () => {
+  const content = { alts: { '/uploads/images/logo.png': 'Logo', 'uploads/files/brochure.pdf': 'Brochure' } };
+  assert.equal(new MediaPathIndex(library).match(extractMediaPaths(content)), ['id-logo', 'id-doc']);
+});
+
+X('a name ending in one dot is counted with and without it', () => {
+  const legacy = { ...record('id-dot', 'images', 'scan.'), path: '/uploads/images/scan.' };
+  const paths = extractMediaPaths('<img src="/uploads/images/scan.">');
+  assert.equal(paths, ['/uploads/images/scan', '/uploads/images/scan.']);
+  assert.equal(new MediaPathIndex({ files: [legacy] }).match(paths), ['id-dot']);
+});
+
+X('a path whose name is itself `uploads` does not hide the path that follows', () => {
+  assert.equal(extractMediaPaths('/uploads/images/uploads/images/a.jpg'), ['/uploads/images/uploads', '/uploads/images/a.jpg']);
+});
+
 // ---------------------------------------------------------------- what is not a media path
 
 X('non-media uploads dirs and look-alikes are ignored', () => {
