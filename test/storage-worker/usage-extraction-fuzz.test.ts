@@ -1,0 +1,173 @@
+/**
+ * The usage extractor against a simple reference, on random and adversarial
+ * strings, and its running time against the length of its input.
+ *
+ * The reference reads the documented rules the slow, obvious way: at every
+ * position, character by character, no regex for the path itself. The
+ * extractor must find exactly what it finds, in the same order.
+ *
+ * Linearity is asserted without absolute times (the machine is shared): the
+ * median time to scan one long adversarial string is compared with the median
+ * time to scan its 1/16 slice 16 times, the same number of characters. A
+ * linear scan makes that ratio about 1; the quadratic scan of issue 6 made
+ * it about 16. The absolute time for 2 MB is printed, not asserted.
+ */
+import fc from 'fast-check';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mayHoldEscapes, unescapeMarkup } from '../../storage-worker/markup-unescape.js';
+import { extractMediaPaths } from '../../storage-worker/usage-extraction.js';
+import { referenceMediaPaths } from './usage-extraction-reference.js';
+
+const F = suite('usage-extraction-fuzz');
+
+/** Pieces that make paths, near-misses and every escape the extractor reads. */
+const TOKENS = [
+  'uploads', 'UPLOADS', 'UpLoads', 'upload', 'xuploads', 'media-uploads',
+  '/', '//', '%2F', '%2f', '\\/', '\\u002F', '&#x2F;', '&#47;', '&#047', '&sol;', '\\',
+  'images', 'videos', 'audios', 'files', 'IMAGES', 'imagesx', 'file', '%69mages', '%69', '%6D', '%2569',
+  'a', 'b.png', 'a.jpg', 'hero-small.jpg', 'x_y', '.', '..', '!', ':', '-',
+  '%', '%20', '%25', '%2E', '%3F', '%26', '%E0%A4', '%C3%A9', '%5C', '%2E%2E',
+  '&', '&amp;', '&quot;', '&#46;', '&period;', '&#x110000;', ';', '?', '#', '"', "'", '`', ' ', '\n', '\t', '\u00a0',
+  '(', ')', '<', '>', ',', '[', ']', '{', '}', '|', '=', 'http://h/', '/api/media/projects/p/',
+  'ſ', 'K', 'é', '\ud800', '😀',
+];
+
+const tokenString = fc.array(fc.constantFrom(...TOKENS), { maxLength: 40 }).map((parts) => parts.join(''));
+const anyString = fc.oneof(tokenString, fc.string({ unit: 'binary', maxLength: 60 }), fc.string({ maxLength: 60 }));
+
+F('agrees with the reference on random and adversarial strings', () => {
+  fc.assert(
+    fc.property(anyString, (text) => {
+      assert.equal(extractMediaPaths(text), referenceMediaPaths(text), JSON.stringify(text));
+    }),
+    { numRuns: 2_000 },
+  );
+});
+
+F('agrees with the reference on long repetitions of adversarial pieces', () => {
+  const repeated = fc.tuple(tokenString, fc.integer({ min: 2, max: 30 })).map(([unit, times]) => unit.repeat(times));
+  fc.assert(
+    fc.property(repeated, (text) => {
+      assert.equal(extractMediaPaths(text), referenceMediaPaths(text), JSON.stringify(text));
+    }),
+    { numRuns: 500 },
+  );
+});
+
+F('content trees: every string and key is scanned, in document order, duplicates once', () => {
+  const tree = fc.letrec<{ node: unknown }>((tie) => ({
+    node: fc.oneof(
+      { depthSize: 'small' },
+      tokenString,
+      fc.array(tie('node'), { maxLength: 4 }),
+      fc.dictionary(tokenString, tie('node'), { maxKeys: 4 }),
+      fc.constantFrom(null, 1, true),
+    ),
+  })).node;
+  fc.assert(
+    fc.property(tree, (content) => {
+      const expected = new Set<string>();
+      visit(content, (text) => referenceMediaPaths(text).forEach((p) => expected.add(p)));
+      assert.equal(extractMediaPaths(content), [...expected]);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+/** Pre-order, key before value: the order the extractor documents. */
+function visit(value: unknown, onText: (text: string) => void): void {
+  if (typeof value === 'string') onText(value);
+  else if (Array.isArray(value)) value.forEach((v) => visit(v, onText));
+  else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      onText(k);
+      visit(v, onText);
+    }
+  }
+}
+
+F('unescapeMarkup: one level of JSON escapes and HTML references', () => {
+  assert.is(unescapeMarkup('\\/uploads\\/a \\u002Fb \\"q\\" \\\\x \\n'), '/uploads/a /b "q" \\x  ');
+  assert.is(unescapeMarkup('&#x2F;&#X2f;&#47;&#0047;&#x002F&sol;&period;&amp;lt;&#x110000;&#xD800;&unknown;'), '//////.&lt;\uFFFD\uFFFD&unknown;');
+  assert.is(mayHoldEscapes('plain /uploads/images/a.png'), false);
+  assert.is(mayHoldEscapes('a&amp;b'), true);
+});
+
+// ---------------------------------------------------------------- linear time
+
+const SHARD = 16;
+const SAMPLES = 5;
+
+/** Median ms to scan `text` once, and to scan its 1/SHARD slice SHARD times. */
+function timeWholeAndShards(text: string): { whole: number; shards: number } {
+  const shard = text.slice(0, Math.floor(text.length / SHARD));
+  const whole: number[] = [];
+  const shards: number[] = [];
+  extractMediaPaths(text); // warm up
+  for (let s = 0; s < SAMPLES; s++) {
+    let t = performance.now();
+    for (let i = 0; i < SHARD; i++) extractMediaPaths(shard);
+    shards.push(performance.now() - t);
+    t = performance.now();
+    extractMediaPaths(text);
+    whole.push(performance.now() - t);
+  }
+  return { whole: median(whole), shards: median(shards) };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function repeatTo(unit: string, length: number): string {
+  return unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
+}
+
+/**
+ * Generous slack: a linear scan is ~1, quadratic ~16. A floor of 2 ms on the
+ * shard time keeps timer granularity from deciding a ratio of tiny numbers.
+ */
+function assertLinear(label: string, text: string): void {
+  const { whole, shards } = timeWholeAndShards(text);
+  const ratio = whole / Math.max(shards, 2);
+  assert.ok(ratio < 4, `${label}: scanning ${text.length} chars took ${whole.toFixed(1)} ms, ${SHARD} × 1/${SHARD} of it ${shards.toFixed(1)} ms (ratio ${ratio.toFixed(1)})`);
+}
+
+const ADVERSARIAL_UNITS: Record<string, string> = {
+  'issue 6: xuploads%2Fimages%2F': 'xuploads%2Fimages%2F',
+  'rejected look-alikes': 'xuploads/images/',
+  'accepted paths back to back': '/uploads/images/uploads',
+  'encoded separators': '%2Fuploads%2Fimages%2F',
+  'upper case, JSON-escaped': '\\/UPLOADS\\/images\\/',
+  'HTML references': '&#x2F;uploads&#x2F;images&#x2F;',
+  'stray percent signs in a name': 'uploads/images/%',
+  'one endless name': 'a',
+  'trailing dots': '.',
+};
+
+F('linear time on adversarial strings (ratio, not absolute time)', () => {
+  for (const [label, unit] of Object.entries(ADVERSARIAL_UNITS)) {
+    const prefix = label === 'one endless name' ? '/uploads/images/' : label === 'trailing dots' ? '/uploads/images/a' : '';
+    assertLinear(label, prefix + repeatTo(unit, 256 * 1024));
+  }
+});
+
+F('linear time on fuzzed repetitions', () => {
+  fc.assert(
+    fc.property(tokenString.filter((unit) => unit.length > 0), (unit) => {
+      assertLinear(JSON.stringify(unit), repeatTo(unit, 256 * 1024));
+    }),
+    { numRuns: 15 },
+  );
+});
+
+F('reports the time for an adversarial 2 MB string (not asserted)', () => {
+  const text = repeatTo('xuploads%2Fimages%2F', 2 * 1024 * 1024);
+  const { whole } = timeWholeAndShards(text);
+  assert.equal(extractMediaPaths(text), []);
+  console.log(`  usage extraction, adversarial 2 MB (xuploads%2Fimages%2F…): median ${whole.toFixed(1)} ms`);
+});
+
+F.run();
