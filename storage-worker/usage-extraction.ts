@@ -31,7 +31,10 @@ export type IndexedRecord = Pick<MediaRecord, 'id' | 'path' | 'sizes'>;
  * - `uploads` in any case: the router matches its literal segments
  *   case-insensitively, so `/UPLOADS/images/a.png` is served. The folder is
  *   then checked in code, exactly (the route serves `images`, not `IMAGES`),
- *   after percent-decoding (the router decodes params: `%69mages` is served).
+ *   after percent-decoding (the router decodes params: `%69mages` is served;
+ *   30 characters hold a folder whose every letter is encoded twice, as in a
+ *   `%2F`-encoded path). Like a name, a folder never runs through a `%2F`,
+ *   so each candidate has one parse.
  * - The separator is `/` or its encoded form `%2F`: a path carried inside a
  *   query string (`/_next/image?url=%2Fuploads%2Fimages%2Fa.jpg&w=640`) is
  *   still a use of the file.
@@ -52,7 +55,7 @@ export type IndexedRecord = Pick<MediaRecord, 'id' | 'path' | 'sizes'>;
  * Module-level and `g`: `lastIndex` is reset before each string, and the scan
  * is synchronous, so calls cannot interleave on it.
  */
-const MEDIA_PATH_RE = /uploads(?:\/|%2F)((?:[a-z]|%[0-9a-f]{2}){5,6})(\/|%2F)((?:[^\s"'`)<>,/?#\\&;\]}|%]|%(?!2F))+)/gi;
+const MEDIA_PATH_RE = /uploads(?:\/|%2F)((?:[a-z0-9]|%(?!2F)){5,30})(\/|%2F)((?:[^\s"'`)<>,/?#\\&;\]}|%]|%(?!2F))+)/gi;
 
 /** Cheap pre-check before running the regex on a string. */
 const MARKER_RE = /uploads/i;

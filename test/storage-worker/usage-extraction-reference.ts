@@ -53,29 +53,20 @@ function separatorLength(t: string, at: number): number {
 }
 
 /**
- * Six folder units (a letter or a `%XX` escape) if a separator and a name
- * follow them, else five; undefined when neither works.
+ * The folder is the whole run of letters, digits and `%` (but not a `%2F`)
+ * after the separator; it must be 5–30 characters long and be followed by a
+ * separator and a non-empty name.
  */
 function folderAndName(t: string, start: number): { folderEnd: number; encoded: boolean; nameStart: number; nameEnd: number } | undefined {
-  const unitEnds: number[] = [];
-  let k = start;
-  while (unitEnds.length < 6) {
-    if (/[A-Za-z]/.test(t[k] ?? '')) k += 1;
-    else if (t[k] === '%' && /^[0-9A-Fa-f]{2}$/.test(t.slice(k + 1, k + 3))) k += 3;
-    else break;
-    unitEnds.push(k);
-  }
-  for (const units of [6, 5]) {
-    if (unitEnds.length < units) continue;
-    const folderEnd = unitEnds[units - 1]!;
-    const sep = separatorLength(t, folderEnd);
-    if (sep === 0) continue;
-    const nameStart = folderEnd + sep;
-    let nameEnd = nameStart;
-    while (nameEnd < t.length && isNameChar(t, nameEnd)) nameEnd++;
-    if (nameEnd > nameStart) return { folderEnd, encoded: sep === 3, nameStart, nameEnd };
-  }
-  return undefined;
+  let folderEnd = start;
+  while (folderEnd < t.length && /[A-Za-z0-9%]/.test(t[folderEnd]!) && separatorLength(t, folderEnd) === 0) folderEnd++;
+  if (folderEnd - start < 5 || folderEnd - start > 30) return undefined;
+  const sep = separatorLength(t, folderEnd);
+  if (sep === 0) return undefined;
+  const nameStart = folderEnd + sep;
+  let nameEnd = nameStart;
+  while (nameEnd < t.length && isNameChar(t, nameEnd)) nameEnd++;
+  return nameEnd > nameStart ? { folderEnd, encoded: sep === 3, nameStart, nameEnd } : undefined;
 }
 
 function isNameChar(t: string, k: number): boolean {

@@ -274,6 +274,8 @@ X('HTML character references count: &#x2F; &#47; &sol; and an encoded name', () 
 X('%2F-encoded paths count with every folder, next to other encoded parameters', () => {
   const paths = extractMediaPaths('/_next/image?url=%2FUPLOADS%2Fvideos%2Fintro.mp4%26w%3D1&x=%2fuploads%2ffiles%2fbrochure.pdf');
   assert.equal(paths, ['/uploads/videos/intro.mp4', '/uploads/files/brochure.pdf']);
+  // encodeURIComponent('/uploads/%69mages/logo.png'): the folder's escape is encoded again
+  assert.equal(extractMediaPaths('?url=%2Fuploads%2F%2569mages%2Flogo.png&w=1'), ['/uploads/images/logo.png']);
 });
 
 X('a path used as an object key counts', () => {
