@@ -17,7 +17,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mayHoldEscapes, unescapeMarkup } from '../../storage-worker/markup-unescape.js';
 import { extractMediaPaths } from '../../storage-worker/usage-extraction.js';
-import { referenceMediaPaths } from './usage-extraction-reference.js';
+import { referenceMediaPaths, referenceUnescape } from './usage-extraction-reference.js';
 
 const F = suite('usage-extraction-fuzz');
 
@@ -104,6 +104,19 @@ function visit(value: unknown, onText: (text: string) => void): void {
     }
   }
 }
+
+F('unescapeMarkup agrees with a one-regex reference', () => {
+  const escapes = fc.constantFrom('\\', '\\u', '\\u002F', '\\u00', '\\n', '\\"', '&', '&#', '&#x', '&#X', '&#0', '&#00;', '&#47', '&#x2f;',
+    '&#x0000002F', '&#x1234567;', '&#12345678;', '&#xD800;', '&sol', '&sol;', '&amp;lt;', '&ampx', '&UnderBar;', '&unknown;', ';', '0', '7', 'a', 'F', 'x');
+  const text = fc.oneof(fc.array(escapes, { maxLength: 20 }).map((parts) => parts.join('')), fc.string({ unit: 'binary', maxLength: 40 }));
+  fc.assert(
+    fc.property(text, (t) => {
+      assert.is(unescapeMarkup(t), referenceUnescape(t), JSON.stringify(t));
+      if (!mayHoldEscapes(t)) assert.is(unescapeMarkup(t), t);
+    }),
+    { numRuns: 3_000 },
+  );
+});
 
 F('unescapeMarkup: one level of JSON escapes and HTML references', () => {
   assert.is(unescapeMarkup('\\/uploads\\/a \\u002Fb \\"q\\" \\\\x \\n'), '/uploads/a /b "q" \\x  ');

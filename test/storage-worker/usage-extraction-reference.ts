@@ -4,7 +4,6 @@
  * text is tried, character by character, without the extractor's regex.
  * Quadratic at worst; only ever run on short strings.
  */
-import { mayHoldEscapes, unescapeMarkup } from '../../storage-worker/markup-unescape.js';
 
 const FOLDERS = new Set(['images', 'videos', 'audios', 'files']);
 /** Characters that end a name in text (besides whitespace and an encoded `%2F`). */
@@ -14,11 +13,30 @@ const NAME_STOPS = new Set([...'"\'`)<>,/?#\\&;]}|']);
 export function referenceMediaPaths(text: string): string[] {
   const found = new Set<string>();
   scan(text, found);
-  if (mayHoldEscapes(text)) {
-    const unescaped = unescapeMarkup(text);
-    if (unescaped !== text) scan(unescaped, found);
-  }
+  const unescaped = referenceUnescape(text);
+  if (unescaped !== text) scan(unescaped, found);
   return [...found];
+}
+
+/**
+ * storage-worker/markup-unescape.ts as one regex replace: `\` + (`u` + 4 hex |
+ * any character), or `&` + a numeric reference or a named one, `;` optional.
+ */
+const ESCAPE_RE =
+  /\\(?:u([0-9a-fA-F]{4})|(.))|&(?:#(?:[xX]0*([0-9a-fA-F]{1,6})|0*([0-9]{1,7}))|(sol|period|lowbar|UnderBar|percnt|amp|quot|apos|lt|gt|quest|num|colon|semi|comma|lpar|rpar|excl));?/gs;
+const NAMED: Record<string, string> = {
+  sol: '/', period: '.', lowbar: '_', UnderBar: '_', percnt: '%', amp: '&', quot: '"', apos: "'", lt: '<', gt: '>',
+  quest: '?', num: '#', colon: ':', semi: ';', comma: ',', lpar: '(', rpar: ')', excl: '!',
+};
+
+export function referenceUnescape(text: string): string {
+  return text.replace(ESCAPE_RE, (_m, unicode?: string, char?: string, hexRef?: string, decRef?: string, named?: string) => {
+    if (unicode !== undefined) return String.fromCharCode(parseInt(unicode, 16));
+    if (char !== undefined) return 'bfnrt'.includes(char) ? ' ' : char;
+    if (named !== undefined) return NAMED[named]!;
+    const code = hexRef !== undefined ? parseInt(hexRef, 16) : parseInt(decRef!, 10);
+    return code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff) ? '\uFFFD' : String.fromCodePoint(code);
+  });
 }
 
 function scan(t: string, found: Set<string>): void {
