@@ -27,7 +27,8 @@ const TOKENS = [
   '/', '//', '%2F', '%2f', '\\/', '\\u002F', '&#x2F;', '&#47;', '&#047', '&sol;', '\\',
   'images', 'videos', 'audios', 'files', 'IMAGES', 'imagesx', 'file', '%69mages', '%69', '%6D', '%2569',
   'a', 'b.png', 'a.jpg', 'hero-small.jpg', 'x_y', '.', '..', '!', ':', '-',
-  '%', '%20', '%25', '%2E', '%3F', '%26', '%E0%A4', '%C3%A9', '%5C', '%2E%2E',
+  '%', '%20', '%25', '%2E', '%3F', '%26', '%E0%A4', '%C3%A9', '%5C', '%2E%2E', '%C0%AF', '%ED%A0%80', '%ED%9F%BF', '%EF%BF%BF',
+  '%F0%9F%98%80', '%F4%8F%BF%BF', '%F4%90%80%80', '%E0%9F%80', '%80', '%C2', '%e2%82%ac', '%F8%88%80%80%80',
   '&', '&amp;', '&quot;', '&#46;', '&period;', '&#x110000;', ';', '?', '#', '"', "'", '`', ' ', '\n', '\t', '\u00a0',
   '(', ')', '<', '>', ',', '[', ']', '{', '}', '|', '=', 'http://h/', '/api/media/projects/p/',
   'ſ', 'K', 'é', '\ud800', '😀',
@@ -70,6 +71,20 @@ F('agrees with the reference on long repetitions of adversarial pieces', () => {
       assert.equal(extractMediaPaths(text), referenceMediaPaths(text), JSON.stringify(text));
     }),
     { numRuns: 500 },
+  );
+});
+
+F('names made of random percent-escaped bytes decode as decodeURIComponent would, or stay literal', () => {
+  const escapedBytes = fc
+    .array(fc.oneof(fc.integer({ min: 0, max: 255 }).map((b) => `%${b.toString(16).padStart(2, '0')}`), fc.constantFrom('%', 'a', '%2', '%G0')), { minLength: 1, maxLength: 8 })
+    .map((parts) => parts.join(''));
+  const utf8Escaped = fc.string({ unit: 'binary', minLength: 1, maxLength: 4 }).map((t) => encodeURIComponent(t));
+  fc.assert(
+    fc.property(fc.oneof(escapedBytes, utf8Escaped), fc.boolean(), (name, encodedPath) => {
+      const text = encodedPath ? `%2Fuploads%2Fimages%2F${encodeURIComponent(name)}` : `/uploads/images/${name}`;
+      assert.equal(extractMediaPaths(text), referenceMediaPaths(text), JSON.stringify(text));
+    }),
+    { numRuns: 2_000 },
   );
 });
 
@@ -194,11 +209,19 @@ F('linear time on fuzzed repetitions', () => {
   );
 });
 
-F('reports the time for an adversarial 2 MB string (not asserted)', () => {
-  const text = repeatTo('xuploads%2Fimages%2F', 2 * 1024 * 1024);
-  const { whole } = timeWholeAndShards(text);
-  assert.equal(extractMediaPaths(text), []);
-  console.log(`  usage extraction, adversarial 2 MB (xuploads%2Fimages%2F…): median ${whole.toFixed(1)} ms`);
+F('reports the time for adversarial 2 MB strings (printed, not asserted)', () => {
+  const issue6 = repeatTo('xuploads%2Fimages%2F', 2 * 1024 * 1024);
+  assert.equal(extractMediaPaths(issue6), []);
+  for (const [label, unit] of Object.entries(ADVERSARIAL_UNITS)) {
+    const text = repeatTo(unit, 2 * 1024 * 1024);
+    const times: number[] = [];
+    for (let s = 0; s < SAMPLES; s++) {
+      const t = performance.now();
+      extractMediaPaths(text);
+      times.push(performance.now() - t);
+    }
+    console.log(`  usage extraction, 2 MB of ${JSON.stringify(unit)} (${label}): median ${median(times).toFixed(1)} ms, min ${Math.min(...times).toFixed(1)} ms`);
+  }
 });
 
 F.run();
