@@ -215,7 +215,7 @@ F('reports the time for adversarial 2 MB strings (printed, not asserted)', () =>
   for (const [label, unit] of Object.entries(ADVERSARIAL_UNITS)) {
     const text = repeatTo(unit, 2 * 1024 * 1024);
     const times: number[] = [];
-    for (let s = 0; s < SAMPLES; s++) {
+    for (let s = 0; s < 3; s++) {
       const t = performance.now();
       extractMediaPaths(text);
       times.push(performance.now() - t);
