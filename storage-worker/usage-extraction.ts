@@ -19,7 +19,7 @@
  * (two when the string holds escapes), no string concatenation of the content,
  * and an explicit stack instead of recursion.
  */
-import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
+import type { MediaDocument, MediaFolder, MediaRecord } from '../shared/media-types.js';
 import { mayHoldEscapes, unescapeMarkup } from './markup-unescape.js';
 
 /** The fields of a record the index reads. */
@@ -37,7 +37,8 @@ export type IndexedRecord = Pick<MediaRecord, 'id' | 'path' | 'sizes'>;
  *   so each candidate has one parse.
  * - The separator is `/` or its encoded form `%2F`: a path carried inside a
  *   query string (`/_next/image?url=%2Fuploads%2Fimages%2Fa.jpg&w=640`) is
- *   still a use of the file.
+ *   still a use of the file. Escaped slashes (`\/`, `&#x2F;`) are found in
+ *   the unescaped view of the text (markup-unescape.ts), not here.
  * - What comes before `uploads` (nothing, `/`, `http://host/`,
  *   `/api/media/projects/<id>/`) is checked in code, not here.
  * - The name stops at whitespace, quotes, `)` (CSS `url(...)`), `<` `>` (HTML),
@@ -46,11 +47,12 @@ export type IndexedRecord = Pick<MediaRecord, 'id' | 'path' | 'sizes'>;
  *   path in text: `\` (escaped JSON), `&` `;` (HTML entities such as `&quot;`
  *   in style attributes, `&w=` in query strings), `]` `}` `|`.
  *
- * Linear time: a name can never run through a separator (`%2F` included —
- * without that, `xuploads%2Fimages%2F…` made every rejected match run to the
- * end of the text and the scan quadratic), so no two matches overlap by more
- * than the `uploads` that may end one name and start the next path, and each
- * rejected candidate costs its own length.
+ * Linear time: neither a folder (≤ 30 characters) nor a name can run through
+ * a separator, `%2F` included — without that, `xuploads%2Fimages%2F…` made
+ * every rejected match run to the end of the text and the scan quadratic. So
+ * a later match can only start inside the folder or at the tail of the name
+ * of an earlier one, and each character is read by a bounded number of
+ * matches.
  *
  * Module-level and `g`: `lastIndex` is reset before each string, and the scan
  * is synchronous, so calls cannot interleave on it.
@@ -122,9 +124,8 @@ function scanText(text: string, found: Set<string>): void {
  * Every match is looked at, and the search always resumes right after the
  * matched `u`, so no path hides inside another match: a rejected look-alike
  * (`xuploads/images/uploads/images/a.jpg`) or an accepted path whose name is
- * itself `uploads` (`/uploads/images/uploads/images/a.jpg`). Still linear: a
- * name holds no separator, so a later match can only start in the last
- * `uploads` of an earlier one.
+ * itself `uploads` (`/uploads/images/uploads/images/a.jpg`). Still linear
+ * (see MEDIA_PATH_RE).
  */
 function scanString(text: string, found: Set<string>): void {
   if (!MARKER_RE.test(text)) return; // most strings hold no path: skip the regex setup
@@ -144,10 +145,11 @@ function scanString(text: string, found: Set<string>): void {
   }
 }
 
-const MEDIA_FOLDERS: ReadonlySet<string> = new Set(['images', 'videos', 'audios', 'files']);
+/** Keyed by the shared MediaFolder type, so a folder added there must be added here. */
+const MEDIA_FOLDERS: Readonly<Record<MediaFolder, true>> = { images: true, videos: true, audios: true, files: true };
 
 function isMediaFolder(folder: string): boolean {
-  return MEDIA_FOLDERS.has(folder);
+  return Object.hasOwn(MEDIA_FOLDERS, folder);
 }
 
 /**
