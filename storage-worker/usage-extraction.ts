@@ -130,17 +130,24 @@ function scanText(text: string, found: Set<string>): void {
 function scanString(text: string, found: Set<string>): void {
   if (!MARKER_RE.test(text)) return; // most strings hold no path: skip the regex setup
   MEDIA_PATH_RE.lastIndex = 0;
+  // The same spelling as the previous accepted path adds nothing: content
+  // repeats paths (srcset, a logo in every card), and building and hashing
+  // the normalised path again was most of the cost of a path-dense text.
+  let previous = '';
   for (let m = MEDIA_PATH_RE.exec(text); m !== null; m = MEDIA_PATH_RE.exec(text)) {
     const end = MEDIA_PATH_RE.lastIndex;
     MEDIA_PATH_RE.lastIndex = m.index + 1;
+    // `media-uploads/images/x` and `/uploads/IMAGES/x` are not media paths.
+    if (!startsAtBoundary(text, m.index)) continue;
     const encodedSeparator = m[2] !== '/';
     const folder = decodeLevels(m[1]!, encodedSeparator);
-    // `media-uploads/images/x` and `/uploads/IMAGES/x` are not media paths.
-    if (!startsAtBoundary(text, m.index) || !isMediaFolder(folder)) continue;
+    if (!isMediaFolder(folder)) continue;
     // A name that ends at an encoded `%2F` while the path's own separators
     // are plain `/` is really `a%2Fb.jpg`: a name holding a `/`, which no
     // stored file has (the router decodes it and refuses it).
     if (!encodedSeparator && text.charCodeAt(end) === 0x25) continue;
+    if (m[0] === previous) continue;
+    previous = m[0];
     for (const name of normaliseName(m[3]!, encodedSeparator)) found.add(`/uploads/${folder}/${name}`);
   }
 }
