@@ -163,9 +163,13 @@ X('several paths in one string, every folder', () => {
 
 // ---------------------------------------------------------------- where a name ends
 
-X('a trailing sentence period is not part of the name', () => {
+X('a trailing sentence period is not part of the name (but one dot may be: both spellings count)', () => {
+  // The router serves a stored name ending in one `.`, so `a.jpg.` may be
+  // that file as well as `a.jpg` followed by a period; `b.pdf..` never is
+  // (names never hold `..`).
   assert.equal(extractMediaPaths('See /uploads/images/a.jpg. Then /uploads/files/b.pdf... And /uploads/files/c.pdf!'), [
     '/uploads/images/a.jpg',
+    '/uploads/images/a.jpg.',
     '/uploads/files/b.pdf',
     '/uploads/files/c.pdf',
   ]);
@@ -237,6 +241,59 @@ X('HTML and text delimiters end the name', () => {
   ]);
 });
 
+// ---------------------------------------------------------------- every spelling the server serves
+
+X('upper- and mixed-case `uploads` counts (the router matches literals case-insensitively)', () => {
+  const paths = extractMediaPaths(['/UPLOADS/images/logo.png', 'http://host/Uploads/files/brochure.pdf', '/API/MEDIA/PROJECTS/p/uPlOaDs/videos/intro.mp4']);
+  assert.equal(paths, ['/uploads/images/logo.png', '/uploads/files/brochure.pdf', '/uploads/videos/intro.mp4']);
+  assert.equal(new MediaPathIndex(library).match(paths), ['id-logo', 'id-doc', 'id-clip']);
+});
+
+X('a percent-encoded folder or name counts as the decoded one (the router decodes params)', () => {
+  const paths = extractMediaPaths(['/uploads/%69mages/logo.png', '/uploads/files/%62rochure%2Epdf', '/uploads/%61%75%64%69%6F%73/theme.mp3']);
+  assert.equal(paths, ['/uploads/images/logo.png', '/uploads/files/brochure.pdf', '/uploads/audios/theme.mp3']);
+  assert.equal(new MediaPathIndex(library).match(paths), ['id-logo', 'id-doc', 'id-song']);
+});
+
+X('JSON-escaped slashes count (HTML kept as an escaped JSON string)', () => {
+  const page = { html: '{"html":"<img src=\\"\\/uploads\\/images\\/logo.png\\"> <a href=\\"\\u002Fuploads\\u002Ffiles\\u002Fbrochure.pdf\\">"}' };
+  const paths = extractMediaPaths(page);
+  assert.equal(paths, ['/uploads/images/logo.png', '/uploads/files/brochure.pdf']);
+  assert.equal(new MediaPathIndex(library).match(paths), ['id-logo', 'id-doc']);
+});
+
+X('HTML character references count: &#x2F; &#47; &sol; and an encoded name', () => {
+  const html =
+    '<img src="&#x2F;uploads&#x2F;images&#x2F;logo.png"> <img src="&#47;uploads&#047;images&#x002f;hero&#46;jpg">' +
+    ' <a href="&sol;uploads&sol;files&sol;brochure&period;pdf">x</a> <audio src="/uploads/audios/&#116;heme.mp3">';
+  const paths = extractMediaPaths({ html });
+  assert.equal(paths, ['/uploads/images/logo.png', '/uploads/images/hero.jpg', '/uploads/files/brochure.pdf', '/uploads/audios/theme.mp3']);
+  assert.equal(new MediaPathIndex(library).match(paths), ['id-logo', 'id-hero', 'id-doc', 'id-song']);
+});
+
+X('%2F-encoded paths count with every folder, next to other encoded parameters', () => {
+  const paths = extractMediaPaths('/_next/image?url=%2FUPLOADS%2Fvideos%2Fintro.mp4%26w%3D1&x=%2fuploads%2ffiles%2fbrochure.pdf');
+  assert.equal(paths, ['/uploads/videos/intro.mp4', '/uploads/files/brochure.pdf']);
+  // encodeURIComponent('/uploads/%69mages/logo.png'): the folder's escape is encoded again
+  assert.equal(extractMediaPaths('?url=%2Fuploads%2F%2569mages%2Flogo.png&w=1'), ['/uploads/images/logo.png']);
+});
+
+X('a path used as an object key counts', () => {
+  const content = { alts: { '/uploads/images/logo.png': 'Logo', 'uploads/files/brochure.pdf': 'Brochure' } };
+  assert.equal(new MediaPathIndex(library).match(extractMediaPaths(content)), ['id-logo', 'id-doc']);
+});
+
+X('a name ending in one dot is counted with and without it', () => {
+  const legacy = { ...record('id-dot', 'images', 'scan.'), path: '/uploads/images/scan.' };
+  const paths = extractMediaPaths('<img src="/uploads/images/scan.">');
+  assert.equal(paths, ['/uploads/images/scan', '/uploads/images/scan.']);
+  assert.equal(new MediaPathIndex({ files: [legacy] }).match(paths), ['id-dot']);
+});
+
+X('a path whose name is itself `uploads` does not hide the path that follows', () => {
+  assert.equal(extractMediaPaths('/uploads/images/uploads/images/a.jpg'), ['/uploads/images/uploads', '/uploads/images/a.jpg']);
+});
+
 // ---------------------------------------------------------------- what is not a media path
 
 X('non-media uploads dirs and look-alikes are ignored', () => {
@@ -276,12 +333,17 @@ X('a top-level string is scanned', () => {
   assert.equal(extractMediaPaths('uploads/videos/a.mp4'), ['/uploads/videos/a.mp4']);
 });
 
-X('keys are not content; their values are', () => {
+X('keys count like values (a path used as a key is a use), key before its value', () => {
   const content = {
     '/uploads/images/key.jpg': 'plain',
     'uploads/files/key.pdf': { '/uploads/videos/key.mp4': '/uploads/images/value.jpg' },
   };
-  assert.equal(extractMediaPaths(content), ['/uploads/images/value.jpg']);
+  assert.equal(extractMediaPaths(content), [
+    '/uploads/images/key.jpg',
+    '/uploads/files/key.pdf',
+    '/uploads/videos/key.mp4',
+    '/uploads/images/value.jpg',
+  ]);
 });
 
 X('a cycle does not hang, and a shared sub-object is read once', () => {
