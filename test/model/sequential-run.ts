@@ -1,0 +1,50 @@
+/**
+ * One sequential model run: put an initial state on disk, open it from every
+ * target, then run the commands one at a time, each on the target it names.
+ * After every command: its answer equals the model's, every target's
+ * library equals the model's (the targets that did not run the command are
+ * asked first: "exact usage at acknowledgment, as every process sees it"),
+ * and so do the bytes of media.json on disk.
+ */
+import { readFile } from 'node:fs/promises';
+import { assertSameOutcome } from './answer-compare.js';
+import { callOf, expectedOf, RunCounter, type Command } from './commands.js';
+import { materialise, mediaJsonOf, writeInitialState, type InitialState } from './initial-states.js';
+import { LibraryModel } from './library-model.js';
+import type { RunTally } from './model-settings.js';
+import type { StorageTarget } from './storage-targets.js';
+
+export async function runSequence(
+  targets: readonly StorageTarget[],
+  dataDir: string,
+  projectId: string,
+  initial: InitialState,
+  commands: readonly Command[],
+  tally: RunTally,
+): Promise<void> {
+  tally.runs++;
+  const state = materialise(initial);
+  await writeInitialState(dataDir, projectId, initial.shape, state);
+  const model = new LibraryModel(state.records, state.content);
+  model.open();
+  for (const target of targets) {
+    assertSameOutcome(`opening the ${initial.shape} library in ${target.name}`, 'listMedia', model.listMedia(), await target.call('listMedia', [projectId]));
+  }
+
+  const counter = new RunCounter(projectId);
+  for (const [step, cmd] of commands.entries()) {
+    tally.commands++;
+    const actor = targets[cmd.via % targets.length]!;
+    const call = callOf(cmd, model.records.map((r) => r.id), counter);
+    const label = `step ${step} (${cmd.op} via ${actor.name}: ${call.method})`;
+    const expected = expectedOf(model, call);
+    assertSameOutcome(`${label}, its answer`, call.method, expected, await actor.call(call.method, call.args));
+
+    const readers = [...targets.filter((t) => t !== actor), actor];
+    for (const reader of readers) {
+      assertSameOutcome(`${label}, then the library as ${reader.name} reads it`, 'listMedia', model.listMedia(), await reader.call('listMedia', [projectId]));
+    }
+    const onDisk = JSON.parse(await readFile(mediaJsonOf(dataDir, projectId), 'utf8')) as unknown;
+    assertSameOutcome(`${label}, then media.json on disk`, 'listMedia', model.listMedia(), { ok: true, value: onDisk });
+  }
+}
