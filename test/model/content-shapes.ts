@@ -84,8 +84,7 @@ export function renderContent(source: string, refs: readonly MediaRef[], token: 
   }
   const blocks: Record<string, unknown> = {};
   uses.forEach((text, i) => (blocks[`b${i}`] = { type: 'image', settings: { src: text } }));
-  // A path as an object key is a name, not a use.
-  decoyTexts.forEach((text, i) => (blocks[`d${i}`] = { type: 'text', settings: { text, [slotPath(SLOTS[0]!)]: 'key only' } }));
+  decoyTexts.forEach((text, i) => (blocks[`d${i}`] = { type: 'text', settings: { text } }));
   const order = Object.keys(blocks);
   if (kind === 'global') {
     return { content: { type: source.slice('global:'.length), token, settings: { sticky: true }, blocks, blocksOrder: order }, paths };

@@ -3,11 +3,11 @@
  * test file well under a minute inside `npm test`; a longer run (`npm run
  * proof`) raises MODEL_RUNS and MODEL_COMMANDS.
  *
- *   MODEL_RUNS           fast-check runs per property (default 12)
- *   MODEL_COMMANDS       most commands per run (default 20)
+ *   MODEL_RUNS           fast-check runs per property (default 40)
+ *   MODEL_COMMANDS       most commands per run (default 25)
  *   MODEL_EDITOR_SHAPES  0 leaves out initial libraries written by the editor (default 1)
  *   MODEL_SEED           replay a reported seed (with MODEL_PATH, the reported path)
- *   MODEL_TIME_LIMIT_MS  stop generating new runs (and shrinking) after this long (default 40000)
+ *   MODEL_TIME_LIMIT_MS  stop generating new runs (and shrinking) after this long (default 15000)
  */
 import fc from 'fast-check';
 
@@ -19,10 +19,10 @@ function intFromEnv(name: string, fallback: number): number {
   return value;
 }
 
-export const MODEL_RUNS = intFromEnv('MODEL_RUNS', 12);
-export const MODEL_COMMANDS = intFromEnv('MODEL_COMMANDS', 20);
+export const MODEL_RUNS = intFromEnv('MODEL_RUNS', 40);
+export const MODEL_COMMANDS = intFromEnv('MODEL_COMMANDS', 25);
 export const MODEL_EDITOR_SHAPES = process.env.MODEL_EDITOR_SHAPES !== '0';
-const TIME_LIMIT_MS = intFromEnv('MODEL_TIME_LIMIT_MS', 40_000);
+const TIME_LIMIT_MS = intFromEnv('MODEL_TIME_LIMIT_MS', 15_000);
 
 /** fast-check parameters shared by every model property. */
 export function checkParameters<T>(runs = MODEL_RUNS): fc.Parameters<T> {
