@@ -37,12 +37,12 @@ TwoProcesses.after(async (ctx) => {
   await removeTempDir(ctx.dataDir);
 });
 
-async function checkSequential(ctx: Context, label: string, shapes: readonly Shape[]): Promise<void> {
+async function checkSequential(ctx: Context, label: string, shapes: readonly Shape[], readAfterEachStep = true): Promise<void> {
   const tally = new RunTally();
   try {
     await assertModel(
       fc.asyncProperty(initialStateArb(shapes), fc.array(commandArb, { minLength: 1, maxLength: MODEL_COMMANDS, size: 'max' }), async (initial, commands) => {
-        await runSequence(ctx.targets, ctx.dataDir, `s${++ctx.project}`, initial, commands, tally);
+        await runSequence(ctx.targets, ctx.dataDir, `s${++ctx.project}`, initial, commands, tally, { readAfterEachStep });
       }),
       checkParameters(),
     );
@@ -53,6 +53,10 @@ async function checkSequential(ctx: Context, label: string, shapes: readonly Sha
 
 TwoProcesses('sequential commands on either process match the model, as both processes read it', async (ctx) => {
   await checkSequential(ctx, 'empty and mediastore libraries', ['empty', 'mediastore']);
+});
+
+TwoProcesses('sequential commands match the model when the library is read only by the commands themselves', async (ctx) => {
+  await checkSequential(ctx, 'reads only by commands', ['empty', 'mediastore'], false);
 });
 
 if (MODEL_EDITOR_SHAPES) {
