@@ -65,9 +65,8 @@ if (MODEL_EDITOR_SHAPES) {
   });
 }
 
-TwoProcesses('commands in parallel on both processes keep media.json valid, usage never under-marked, nothing acknowledged lost', async (ctx) => {
+async function checkParallel(ctx: Context, label: string, shapes: readonly Shape[]): Promise<void> {
   const tally = new RunTally();
-  const shapes: Shape[] = MODEL_EDITOR_SHAPES ? ['mediastore', 'editor'] : ['mediastore'];
   try {
     await assertModel(
       fc.asyncProperty(initialStateArb(shapes), fc.array(parallelCommandArb, { minLength: 2, maxLength: 8 }), async (initial, batch) => {
@@ -76,8 +75,18 @@ TwoProcesses('commands in parallel on both processes keep media.json valid, usag
       checkParameters(),
     );
   } finally {
-    console.log(tally.line('two processes, parallel'));
+    console.log(tally.line(`two processes, parallel, ${label}`));
   }
+}
+
+TwoProcesses('commands in parallel on both processes keep media.json valid, usage never under-marked, nothing acknowledged lost', async (ctx) => {
+  await checkParallel(ctx, 'mediastore libraries', ['mediastore']);
 });
+
+if (MODEL_EDITOR_SHAPES) {
+  TwoProcesses("commands in parallel on the editor's own libraries keep the same invariants", async (ctx) => {
+    await checkParallel(ctx, "editor's libraries", ['editor']);
+  });
+}
 
 TwoProcesses.run();
