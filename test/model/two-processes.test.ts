@@ -29,7 +29,9 @@ const TwoProcesses = suite<Context>('model: two processes', { dataDir: '', targe
 
 TwoProcesses.before(async (ctx) => {
   ctx.dataDir = await makeTempDir('model-two');
-  ctx.targets = await Promise.all([ChildTarget.start(ctx.dataDir, 'process A'), ChildTarget.start(ctx.dataDir, 'process B')]);
+  // One after the other, each kept as soon as it runs: `after` then ends every child that started.
+  ctx.targets.push(await ChildTarget.start(ctx.dataDir, 'process A'));
+  ctx.targets.push(await ChildTarget.start(ctx.dataDir, 'process B'));
 });
 
 TwoProcesses.after(async (ctx) => {
