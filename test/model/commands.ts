@@ -6,7 +6,7 @@
  * meaningful.
  */
 import fc from 'fast-check';
-import { renderContent, type MediaRef } from './content-shapes.js';
+import { refPath, renderContent, spell, type MediaRef } from './content-shapes.js';
 import { mediaRefArb, SOURCES } from './initial-states.js';
 import type { LibraryModel, Outcome } from './library-model.js';
 import { SLOTS } from './media-slots.js';
@@ -19,6 +19,8 @@ export type Command = { via: 0 | 1 } & (
   | { op: 'meta'; pick: number; missing: boolean; patch: Record<string, unknown> }
   | { op: 'save'; source: string; refs: MediaRef[]; decoys: number }
   | { op: 'deletePage'; source: string }
+  /** usage set by an internal caller, without content (sequential runs only: it may unmark what a page uses, by design) */
+  | { op: 'setUsage'; source: string; refs: MediaRef[] }
   | { op: 'delete'; picks: number[]; missing: boolean }
   | { op: 'refresh' }
   | { op: 'read'; what: 'list' | 'get' | 'usage' | 'content' | 'pages'; pick: number; missing: boolean; source: string }
@@ -52,6 +54,7 @@ const commandArbs = {
   addFresh: fc.record({ op: fc.constant('addFresh' as const), via: viaArb }),
   meta: fc.record({ op: fc.constant('meta' as const), via: viaArb, pick: fc.nat(), missing: fc.boolean(), patch: patchArb }),
   save: fc.record({ op: fc.constant('save' as const), via: viaArb, source: sourceArb, refs: fc.array(mediaRefArb, { maxLength: 4 }), decoys: fc.nat({ max: 2 }) }),
+  setUsage: fc.record({ op: fc.constant('setUsage' as const), via: viaArb, source: sourceArb, refs: fc.array(mediaRefArb, { maxLength: 3 }) }),
   deletePage: fc.record({ op: fc.constant('deletePage' as const), via: viaArb, source: sourceArb }),
   delete: fc.record({ op: fc.constant('delete' as const), via: viaArb, picks: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), missing: fc.boolean() }),
   refresh: fc.record({ op: fc.constant('refresh' as const), via: viaArb }),
@@ -73,6 +76,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: commandArbs.meta },
   { weight: 2, arbitrary: commandArbs.delete },
   { weight: 2, arbitrary: commandArbs.deletePage },
+  { weight: 1, arbitrary: commandArbs.setUsage },
   { weight: 1, arbitrary: commandArbs.refresh },
 );
 
@@ -102,7 +106,7 @@ function pickId(ids: readonly string[], pick: number, missing: boolean): string 
 }
 
 /** The call a command makes, given the library's record ids when it runs. */
-export function callOf(cmd: Command, ids: readonly string[], counter: RunCounter): Call & { rendered?: ReturnType<typeof renderContent> } {
+export function callOf(cmd: Command, ids: readonly string[], counter: RunCounter): Call & { rendered?: ReturnType<typeof renderContent>; paths?: string[] } {
   const p = counter.projectId;
   switch (cmd.op) {
     case 'add':
@@ -120,6 +124,10 @@ export function callOf(cmd: Command, ids: readonly string[], counter: RunCounter
     }
     case 'deletePage':
       return { method: 'deleteContent', args: [p, cmd.source] };
+    case 'setUsage': {
+      const paths = [...new Set(cmd.refs.map(refPath))];
+      return { method: 'setUsage', args: [p, cmd.source, cmd.refs.map((ref) => spell(refPath(ref), ref.form))], paths };
+    }
     case 'delete': {
       const chosen = cmd.picks.map((pick) => pickId(ids, pick, false));
       return { method: 'deleteMedia', args: [p, cmd.missing ? [...chosen, 'no-such-file'] : chosen] };
@@ -154,6 +162,8 @@ export function expectedOf(model: LibraryModel, call: ReturnType<typeof callOf>)
       return model.saveContent(a[1] as string, call.rendered!);
     case 'deleteContent':
       return model.deleteContent(a[1] as string);
+    case 'setUsage':
+      return model.setUsage(a[1] as string, call.paths!);
     case 'deleteMedia':
       return model.deleteMedia(a[1] as string[]);
     case 'refreshUsage':

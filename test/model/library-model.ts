@@ -146,6 +146,14 @@ export class LibraryModel {
     return ok({ source, mediaPaths: stored.paths, fileIds });
   }
 
+  /** Usage without content (internal callers): the source marks exactly what these paths name; no file is written. */
+  setUsage(source: string, paths: readonly string[]): Outcome {
+    if (!isValidSource(source)) return fail('INVALID_INPUT');
+    const fileIds = this.match(paths);
+    this.setSourceUsage(source, fileIds);
+    return ok({ source, mediaPaths: paths, fileIds });
+  }
+
   deleteContent(source: string): Outcome {
     if (!isValidSource(source)) return fail('INVALID_INPUT');
     if (!this.content.delete(source)) return fail('PAGE_NOT_FOUND');
