@@ -14,6 +14,8 @@ import { mediastoreRecord } from './record-shapes.js';
 
 export type Command = { via: 0 | 1 } & (
   | { op: 'add'; slots: number[] }
+  /** a real upload through the HTTP API (real image bytes; the server names the files) */
+  | { op: 'upload'; slots: number[] }
   /** an upload under a name no content refers to (parallel runs) */
   | { op: 'addFresh' }
   | { op: 'meta'; pick: number; missing: boolean; patch: Record<string, unknown> }
@@ -30,6 +32,9 @@ export interface Call {
   method: string;
   args: unknown[];
 }
+
+/** Slots a real image can be rendered for (sharp writes jpeg, png, webp). */
+export const RASTER_SLOTS = SLOTS.flatMap((slot, i) => (slot.raster ? [i] : []));
 
 const viaArb = fc.constantFrom<0 | 1>(0, 1);
 const sourceArb = fc.oneof(
@@ -51,6 +56,7 @@ const patchArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
 
 const commandArbs = {
   add: fc.record({ op: fc.constant('add' as const), via: viaArb, slots: fc.array(fc.nat({ max: SLOTS.length - 1 }), { minLength: 1, maxLength: 3 }) }),
+  upload: fc.record({ op: fc.constant('upload' as const), via: viaArb, slots: fc.array(fc.constantFrom(...RASTER_SLOTS), { minLength: 1, maxLength: 2 }) }),
   addFresh: fc.record({ op: fc.constant('addFresh' as const), via: viaArb }),
   meta: fc.record({ op: fc.constant('meta' as const), via: viaArb, pick: fc.nat(), missing: fc.boolean(), patch: patchArb }),
   save: fc.record({ op: fc.constant('save' as const), via: viaArb, source: sourceArb, refs: fc.array(mediaRefArb, { maxLength: 4 }), decoys: fc.nat({ max: 2 }) }),
@@ -91,6 +97,21 @@ export const parallelCommandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: commandArbs.refresh },
 );
 
+/**
+ * Runs through the HTTP API: uploads put real binaries beside the records,
+ * so records are only ever made by uploads here (a record added without its
+ * bytes would let the server claim its file name again).
+ */
+export const httpCommandArb: fc.Arbitrary<Command> = fc.oneof(
+  { weight: 3, arbitrary: commandArbs.upload },
+  { weight: 4, arbitrary: commandArbs.save },
+  { weight: 2, arbitrary: commandArbs.read },
+  { weight: 1, arbitrary: commandArbs.meta },
+  { weight: 2, arbitrary: commandArbs.delete },
+  { weight: 1, arbitrary: commandArbs.deletePage },
+  { weight: 1, arbitrary: commandArbs.refresh },
+);
+
 /** Per-run counter: ids of uploads and tokens of saves are unique within a project. */
 export class RunCounter {
   private n = 0;
@@ -111,6 +132,8 @@ export function callOf(cmd: Command, ids: readonly string[], counter: RunCounter
   switch (cmd.op) {
     case 'add':
       return { method: 'addMedia', args: [p, cmd.slots.map((slot) => mediastoreRecord(SLOTS[slot]!, `${p}-up-${counter.next()}`))] };
+    case 'upload':
+      throw new Error('an upload goes through HTTP, not a StorageApi call (see sequential-run.ts)');
     case 'addFresh': {
       const n = counter.next();
       const rec = mediastoreRecord({ folder: 'images', filename: `fresh-${n}.jpg`, type: 'image/jpeg', raster: true, variants: [] }, `${p}-up-${n}`);

@@ -15,9 +15,16 @@ import { readFile } from 'node:fs/promises';
 import { assertSameOutcome } from './answer-compare.js';
 import { callOf, expectedOf, RunCounter, type Command } from './commands.js';
 import { materialise, mediaJsonOf, writeInitialState, type InitialState } from './initial-states.js';
-import { LibraryModel } from './library-model.js';
+import { LibraryModel, type NewModelRecord, type Outcome } from './library-model.js';
 import type { RunTally } from './model-settings.js';
 import type { StorageTarget } from './storage-targets.js';
+
+export interface SequenceOptions {
+  /** compare the library after every command (default), or only at the end */
+  readAfterEachStep?: boolean;
+  /** performs an `upload` command (HTTP runs): the records the server answered with, or the refusal */
+  upload?: (projectId: string, slots: readonly number[]) => Promise<Outcome>;
+}
 
 export async function runSequence(
   targets: readonly StorageTarget[],
@@ -26,7 +33,7 @@ export async function runSequence(
   initial: InitialState,
   commands: readonly Command[],
   tally: RunTally,
-  { readAfterEachStep }: { readAfterEachStep: boolean } = { readAfterEachStep: true },
+  { readAfterEachStep = true, upload }: SequenceOptions = {},
 ): Promise<void> {
   tally.runs++;
   const state = materialise(initial);
@@ -41,6 +48,16 @@ export async function runSequence(
   for (const [step, cmd] of commands.entries()) {
     tally.commands++;
     const actor = targets[cmd.via % targets.length]!;
+    if (cmd.op === 'upload') {
+      if (!upload) throw new Error('an upload command needs an uploader');
+      const label = `step ${step} (upload of ${cmd.slots.length} files over HTTP)`;
+      const answer = await upload(projectId, cmd.slots);
+      if (!answer.ok) throw new Error(`${label}: refused with ${answer.code}`);
+      // The server picks names and ids; whatever it picked must be a valid addition to the library as the model has it.
+      assertSameOutcome(`${label}, its records`, 'addMedia', model.addMedia(answer.value as NewModelRecord[]), answer);
+      if (readAfterEachStep) await compareLibrary(targets, actor, dataDir, projectId, model, label);
+      continue;
+    }
     const call = callOf(cmd, model.records.map((r) => r.id), counter);
     const label = `step ${step} (${cmd.op} via ${actor.name}: ${call.method})`;
     const expected = expectedOf(model, call);

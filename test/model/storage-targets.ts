@@ -22,10 +22,18 @@ function asJson(value: unknown): unknown {
 
 export class InProcessTarget implements StorageTarget {
   readonly name = 'this process';
-  private constructor(private readonly client: StorageClient) {}
+  private constructor(
+    private readonly client: StorageClient,
+    private readonly owned: boolean,
+  ) {}
 
   static async start(dataDir: string): Promise<InProcessTarget> {
-    return new InProcessTarget(await StorageClient.start({ dataDir, logLevel: 'silent' }));
+    return new InProcessTarget(await StorageClient.start({ dataDir, logLevel: 'silent' }), true);
+  }
+
+  /** A client someone else started (and closes), e.g. the one behind a test server. */
+  static wrap(client: StorageClient): InProcessTarget {
+    return new InProcessTarget(client, false);
   }
 
   async call(method: string, args: unknown[]): Promise<Outcome> {
@@ -40,7 +48,7 @@ export class InProcessTarget implements StorageTarget {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    if (this.owned) await this.client.close();
   }
 }
 
