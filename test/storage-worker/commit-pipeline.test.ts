@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MediaRecord } from '../../shared/media-types.js';
@@ -193,5 +194,32 @@ Pipeline('a busy store whose lease ran out steps aside for a waiting one instead
     await removeTempDir(dir);
   }
 }));
+
+Pipeline('messages already waiting on the port when an idle store starts a commit join it: an autosave burst is one commit', readable(() =>
+  withStore(async ({ store, counters }, records) => {
+    // A real MessagePort, as the storage worker receives its calls: three
+    // messages posted together are all on the port before the first is handled.
+    const { port1, port2 } = new MessageChannel();
+    const acks: Array<Promise<unknown>> = [];
+    port2.on('message', (m: { id: string; caption: string }) => acks.push(store.enqueue(ops.updateMetadata(m.id, { caption: m.caption }))));
+    try {
+      const perBurst: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        // Idle for longer than the post-commit gather looks back (50 ms): only the join can batch them.
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        const before = counters.commits;
+        acks.length = 0;
+        for (const r of records) port1.postMessage({ id: r.id, caption: `burst ${round}` });
+        while (acks.length < records.length) await new Promise((resolve) => setImmediate(resolve));
+        await Promise.all(acks);
+        perBurst.push(counters.commits - before);
+      }
+      assert.equal(perBurst, [1, 1, 1, 1, 1], 'each burst of three went out in a single commit');
+    } finally {
+      port1.close();
+      port2.close();
+    }
+  }),
+));
 
 Pipeline.run();
