@@ -35,10 +35,11 @@ export interface DiskUsage {
   used: Map<string, Set<string>>;
   /** content files that do not parse (a half-written file would show up here) */
   unreadable: string[];
-  records: number;
+  /** the records of media.json as read */
+  files: DiskRecord[];
 }
 
-interface DiskRecord {
+export interface DiskRecord {
   id: string;
   path: string;
   sizes?: Record<string, { path: string }>;
@@ -105,5 +106,5 @@ export async function readDiskUsage(projectDir: string): Promise<DiskUsage> {
       if (!ids?.has(rec.id)) overMarks.push({ source, fileId: rec.id, hasContentFile: ids !== undefined });
     }
   }
-  return { underMarks, overMarks, used, unreadable, records: doc.files.length };
+  return { underMarks, overMarks, used, unreadable, files: doc.files };
 }
