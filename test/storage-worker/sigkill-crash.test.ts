@@ -45,6 +45,8 @@ interface TrialResult {
   acks: number;
   /** the kill landed while a page saved before was being saved again */
   resaveCut: boolean;
+  /** over-marks on disk after the kill that are not of a save in flight at the kill */
+  unexplainedOverMarks: number;
   lockPresent: boolean;
   reopenWriteMs: number;
   youngDeadTemps: number;
@@ -58,7 +60,12 @@ function median(values: number[]): number {
 }
 
 /** Checks every acknowledged operation of one killed child against the files on disk. */
-function verifyAcks(projectDir: string, doc: MediaDocument, child: JsonLineChild, tag: string): { acks: number; resaveCut: boolean; problems: string[] } {
+function verifyAcks(
+  projectDir: string,
+  doc: MediaDocument,
+  child: JsonLineChild,
+  tag: string,
+): { acks: number; resaveCut: boolean; inFlight: Map<string, Set<string>>; problems: string[] } {
   const problems: string[] = [];
   const byId = new Map(doc.files.map((r) => [r.id, r]));
   const lastMeta = new Map<string, number>();
@@ -87,7 +94,10 @@ function verifyAcks(projectDir: string, doc: MediaDocument, child: JsonLineChild
     }
   }
   let resaveCut = false;
+  /** page → media of its saves that were sent but not acknowledged when the kill came */
+  const inFlight = new Map<string, Set<string>>();
   for (const [page, { acked, later }] of pages) {
+    if (later.length > 0) inFlight.set(page, new Set(later.flatMap((l) => l.fileIds as string[])));
     if (acked && later.length > 0) resaveCut = true; // killed while re-saving a page it had saved before
     if (!acked) continue; // never acknowledged: its file may or may not exist
     let saved: unknown;
@@ -113,7 +123,7 @@ function verifyAcks(projectDir: string, doc: MediaDocument, child: JsonLineChild
     const m = /^(.+):(\d+)$/.exec(title);
     if (!m || m[1] !== tag || Number(m[2]) < n) problems.push(`media ${id}: title ${JSON.stringify(title)} lost the acknowledged update ${tag}:${n}`);
   }
-  return { acks, resaveCut, problems };
+  return { acks, resaveCut, inFlight, problems };
 }
 
 /** Locks and break claims in a directory stamped by `pid` (or unreadable). */
@@ -187,9 +197,12 @@ async function trial(dataDir: string, projectId: string, t: number): Promise<Tri
     // From the bytes on disk, before anything opens the project again
     // (opening reconciles usage with the content files and would hide a lost mark).
     const doc = parseMediaDocument(readFileSync(join(uploads, 'media.json'), 'utf8'));
-    const { acks, resaveCut, problems } = verifyAcks(projectDir, doc, child, tag);
+    const { acks, resaveCut, inFlight, problems } = verifyAcks(projectDir, doc, child, tag);
     assert.equal(problems, [], `trial ${t}: every acknowledged operation survived the kill`);
     const disk = await readDiskUsage(projectDir);
+    // Measured, not asserted (the documented rule today allows any over-mark
+    // after a crash): over-marks that no save cut by the kill explains.
+    const unexplainedOverMarks = disk.overMarks.filter((m) => !inFlight.get(m.source)?.has(m.fileId)).length;
     assert.equal(disk.unreadable, [], `trial ${t}: every content file parses`);
     assert.equal(disk.underMarks, [], `trial ${t}: no content file on disk uses a record not marked for it`);
 
@@ -210,7 +223,7 @@ async function trial(dataDir: string, projectId: string, t: number): Promise<Tri
     const sweptDirs = [uploads, projectDir, join(projectDir, 'pages'), join(projectDir, 'pages', 'global')];
     assert.equal(sweptTempsLeft(sweptDirs, openedAt), [], `trial ${t}: no temp file of a dead process older than the margin is left`);
     const deadTemps = (dir: string) => readdirSync(dir).filter((n) => parseTempName(n)?.pid === child.pid).length;
-    return { acks, resaveCut, lockPresent, reopenWriteMs, youngDeadTemps: deadTemps(uploads), contentTemps: deadTemps(join(projectDir, 'pages')) };
+    return { acks, resaveCut, unexplainedOverMarks, lockPresent, reopenWriteMs, youngDeadTemps: deadTemps(uploads), contentTemps: deadTemps(join(projectDir, 'pages')) };
   } finally {
     await child.kill('SIGKILL');
     client ??= await starting.catch(() => null);
@@ -245,6 +258,7 @@ Crash(`a child killed with SIGKILL mid-commit, ${TRIALS} trials: media.json vali
       `  ${TRIALS} trials in ${Math.round(performance.now() - started)} ms: ${acks} acknowledged ops verified, ` +
         `kills with media.json.lock present ${results.filter((r) => r.lockPresent).length}/${TRIALS}, ` +
         `kills during a re-save ${results.filter((r) => r.resaveCut).length}/${TRIALS}, ` +
+        `over-marks on disk not of a save cut by the kill ${results.reduce((n, r) => n + r.unexplainedOverMarks, 0)}, ` +
         `reopen+write median ${Math.round(median(reopenMs))} ms / max ${Math.round(Math.max(...reopenMs))} ms, ` +
         `young dead-pid temps kept by the sweep ${results.reduce((n, r) => n + r.youngDeadTemps, 0)}, ` +
         `dead-pid temps left in pages/ ${results.reduce((n, r) => n + r.contentTemps, 0)}, ` +
