@@ -25,6 +25,7 @@ import type { ChaosHttp, HttpAnswer, NoAnswer } from './chaos-http.js';
 import type { ChaosLedger, ContentSave, KnownFile } from './chaos-ledger.js';
 import type { ChaosReport } from './chaos-report.js';
 import { exists } from './file-exists.js';
+import { readDiskUsage } from '../test/helpers/disk-usage.js';
 
 export async function verifyFinalState(
   http: ChaosHttp,
@@ -47,6 +48,39 @@ export async function verifyFinalState(
     if (ok(refreshed, report, `final refresh-usage of ${project}`)) {
       const after = await fetchDocument(http, report, project);
       if (after) verifyUsage(ledger, report, project, after, 'after refresh-usage', false);
+    }
+  }
+}
+
+/**
+ * Usage from the bytes on disk, after every server has stopped and before the
+ * final one opens the projects (opening reconciles usage with the content
+ * files, so a check through a server cannot see a mark lost on disk):
+ * - never under-marked: every media path a content file uses is marked for
+ *   that file's source;
+ * - an over-mark (marked, but the source's content does not use it) only
+ *   where a save of that source was in flight when a server died.
+ */
+export async function verifyDiskUsage(ledger: ChaosLedger, report: ChaosReport, dataDir: string, projects: string[], when: string): Promise<void> {
+  for (const project of projects) {
+    let disk;
+    try {
+      disk = await readDiskUsage(join(dataDir, 'projects', project));
+    } catch (err) {
+      report.check(false, () => `${when}: usage of ${project} unreadable on disk: ${(err as Error).message}`);
+      continue;
+    }
+    report.check(disk.unreadable.length === 0, () => `${when}: ${project} content files do not parse: ${disk.unreadable.join(', ')}`);
+    const byId = new Map(disk.files.map((f) => [f.id, f]));
+    for (const m of disk.underMarks) {
+      report.check(false, () => `${when}: ${project}:${byId.get(m.fileId)?.path ?? m.fileId} is used by ${m.source} on disk but not marked for it (under-marked)`);
+    }
+    report.check(true, () => '');
+    const interrupted = new Map([...ledger.sources.values()].filter((s) => s.project === project).map((s) => [s.source, s.saves.interrupted()]));
+    for (const m of disk.overMarks) {
+      const rec = byId.get(m.fileId);
+      const crashed = rec !== undefined && (interrupted.get(m.source) ?? []).some((save) => usesRecord(save, rec as unknown as MediaRecord));
+      report.check(crashed, () => `${when}: ${project}:${rec?.path ?? m.fileId} is marked for ${m.source} on disk, which does not use it, and no save of it was cut by a crash`);
     }
   }
 }

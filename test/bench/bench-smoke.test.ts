@@ -52,7 +52,9 @@ Bench('quick run of two cells: every variant runs without errors and the JSON ho
 
     assert.is(results.meta.options.quick, true);
     assert.is(results.meta.node, process.version);
-    assert.ok(results.meta.documentBytes['100'] ?? 0 > 0);
+    const bytes100 = results.meta.documentBytes['100'];
+    assert.type(bytes100, 'number');
+    assert.ok(bytes100! > 0, `document bytes at 100 records: ${String(bytes100)}`);
 
     // every variant in every cell, once (one repetition), without a failed operation
     assert.is(results.runs.length, 2 * ALL_VARIANTS.length);

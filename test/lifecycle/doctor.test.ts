@@ -8,7 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdir, utimes, writeFile, access } from 'node:fs/promises';
+import { mkdir, readFile, utimes, writeFile, access } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StorageClient } from '../../server/storage-client.js';
@@ -86,12 +86,26 @@ Doctor('lists missing bytes and orphans; --fix rebuilds usage and removes only o
     assert.ok(await exists(join(images, 'old-orphan.png')), 'a check without --fix removed a file');
     assert.equal((await live.getMedia('site', good!.id)).usedIn, ['ghost'], 'a check without --fix changed usage');
 
-    // --fix while the live client keeps writing to the same project.
+    // --fix while the live client keeps writing to the same project: the
+    // writes start before the doctor and go on until it has exited, and some
+    // must be acknowledged while it runs (20 writes used to end before it started).
+    let doctorExited = false;
+    let edits = 0;
+    let editsWhileDoctorRan = 0;
     const writes = (async () => {
-      for (let i = 0; i < 20; i++) await live.updateMetadata('site', missing!.id, { alt: `edit ${i}` });
+      while (!doctorExited || edits < 2) {
+        await live.updateMetadata('site', missing!.id, { alt: `edit ${edits}` });
+        edits++;
+        if (!doctorExited) editsWhileDoctorRan++;
+      }
     })();
-    const fixed = await runDoctor(dir, '--fix');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const fixing = runDoctor(dir, '--fix');
+    const editsBeforeDoctor = edits;
+    const fixed = await fixing.finally(() => (doctorExited = true));
     await writes;
+    console.log(`  live edits: ${editsBeforeDoctor} before the doctor started, ${editsWhileDoctorRan - editsBeforeDoctor} while it ran, ${edits} in all`);
+    assert.ok(editsWhileDoctorRan - editsBeforeDoctor >= 1, 'the live client wrote while the doctor ran');
     const after = fixed.report.projects.find((p) => p.project === 'site')!;
     assert.equal(after.orphans.map((o) => `${o.file}:${o.removed}`).sort(), ['images/new-orphan.png:false', 'images/old-orphan.png:true']);
     assert.ok(after.usageRebuilt, 'usage not rebuilt');
@@ -99,7 +113,7 @@ Doctor('lists missing bytes and orphans; --fix rebuilds usage and removes only o
     assert.ok(await exists(join(images, 'new-orphan.png')), 'a young orphan was removed');
     assert.ok(await exists(join(images, good!.filename)));
     assert.equal((await live.getMedia('site', good!.id)).usedIn, [], 'usage of a source without content survived the rebuild');
-    assert.is((await live.getMedia('site', missing!.id)).metadata.alt, 'edit 19', 'a write of the live client was lost');
+    assert.is((await live.getMedia('site', missing!.id)).metadata.alt, `edit ${edits - 1}`, 'a write of the live client was lost');
     // The missing thumb is not the doctor's to invent: still a problem.
     assert.is(fixed.code, 1);
     assert.is(fixed.report.problems, 1);
@@ -122,12 +136,17 @@ Doctor('a project whose media.json is corrupt with no backup is reported, not em
     await setup.createProject({ name: 'Broken', id: 'broken' });
     await setup.close();
     const media = join(dir, 'projects/broken/uploads/media.json');
-    await writeFile(media, '{"files": [ {"id": ');
+    const corrupt = '{"files": [ {"id": ';
+    await writeFile(media, corrupt);
     await writeFile(`${media}.bak`, 'not json either');
-    const run = await runDoctor(dir);
-    assert.is(run.code, 1, run.out);
-    const broken = run.report.projects.find((p) => p.project === 'broken')!;
-    assert.is(broken.error?.code, 'CORRUPT_DOCUMENT');
+    for (const args of [[], ['--fix']]) {
+      const run = await runDoctor(dir, ...args);
+      assert.is(run.code, 1, run.out);
+      const broken = run.report.projects.find((p) => p.project === 'broken')!;
+      assert.is(broken.error?.code, 'CORRUPT_DOCUMENT');
+      // Not emptied: the corrupt bytes stay in place for someone to repair (with --fix too).
+      assert.is(await readFile(media, 'utf8'), corrupt, `media.json after doctor ${args.join(' ')}`);
+    }
   } finally {
     await removeTempDir(dir);
   }

@@ -306,7 +306,6 @@ Content('delete racing a page save that starts using the file: never a deleted f
       assert.is((await server.request('DELETE', `/api/media/projects/${P}/media/${f.id}`)).status, 200);
     }
   }
-  assert.is(outcomes.deleted + outcomes.kept, 25);
   // Both orders must have happened, or this test proved nothing about the race.
   assert.ok(outcomes.deleted > 0 && outcomes.kept > 0, JSON.stringify(outcomes));
   console.log(`    delete/save race: ${outcomes.deleted} deleted first, ${outcomes.kept} saved first`);

@@ -163,8 +163,13 @@ Serve('HEAD answers headers only', async () => {
   assert.is(res.body.byteLength, 0);
 });
 
-Serve('traversal attempts are refused before any file is touched (encoded and not)', async () => {
+// What the server opens cannot be observed from here (it does not go through
+// the storage worker's file seam), so the name claims only what is checked:
+// the answer, that no byte of a target leaks into it, and an unchanged tree.
+Serve('traversal attempts (encoded and not) are refused with a stable code, leak no file content and change nothing on disk', async () => {
   const before = await hashTree(server.dataDir);
+  /** text only the traversal targets hold: project.json's and media.json's keys */
+  const leaked = (text: string) => text.includes('"createdAt"') || text.includes('"files"');
   const base = `/api/media/projects/${P}/uploads`;
   const invalidName: string[] = [
     `${base}/images/..%2F..%2Fproject.json`,
@@ -181,6 +186,7 @@ Serve('traversal attempts are refused before any file is touched (encoded and no
     const res = await get(path);
     assertError(res, 400, 'INVALID_ID');
     assert.is(res.json.param, 'filename', path);
+    assert.not.ok(leaked(res.text), `${path} leaked file content`);
   }
   const notRoutes: string[] = [
     `${base}/images/../media.json`,
@@ -191,10 +197,14 @@ Serve('traversal attempts are refused before any file is touched (encoded and no
     `/api/media/projects/${P}/uploads/images/a/b.png`,
   ];
   for (const path of notRoutes) {
-    assertError(await get(path), 404, 'NOT_FOUND');
+    const res = await get(path);
+    assertError(res, 404, 'NOT_FOUND');
+    assert.not.ok(leaked(res.text), `${path} leaked file content`);
   }
   for (const path of [`/api/media/projects/..%2F..%2Fetc/uploads/images/pic.png`, `/api/media/projects/${P}%00/uploads/images/pic.png`]) {
-    assertError(await get(path), 400, 'INVALID_ID');
+    const res = await get(path);
+    assertError(res, 400, 'INVALID_ID');
+    assert.not.ok(leaked(res.text), `${path} leaked file content`);
   }
   assert.is(await hashTree(server.dataDir), before);
 });

@@ -2,11 +2,12 @@
  * Two processes at once (issue 2): an old and a new server during a hot
  * reload, or a server and a script, each with its own storage worker, write
  * the same project's media.json. Each child saves 300 pages, three at a time
- * as autosave does, on disjoint page ids; afterwards a third process checks
- * that every page's usage is exactly what its last acknowledged save implies
- * (no lost update, no stale mark) and that its content file is that save.
+ * as autosave does, on disjoint page ids; afterwards the test checks
+ * from the bytes on disk, before anything opens the project again, that every
+ * page's usage is exactly what its last acknowledged save implies (no lost
+ * update, no stale mark) and that its content file is that save.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,6 +16,8 @@ import { JsonLineChild, type ChildLine } from '../fixtures/json-line-child.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { readable } from '../helpers/storage-errors.js';
+import { readDiskUsage } from '../helpers/disk-usage.js';
+import { parseMediaDocument } from '../../storage-worker/media-document-schema.js';
 
 const ROUNDS = 3;
 const PAGES = 300;
@@ -84,49 +87,57 @@ async function oneRound(round: number): Promise<void> {
     const expected = new Map<string, LastAck>();
     for (const r of reports) for (const [page, ack] of r.last) expected.set(page, ack);
 
-    const verify = await StorageClient.start({ dataDir, logLevel: 'silent' });
+    // Verify from the bytes on disk, before anything opens the project again:
+    // opening reconciles every page's usage with its content file, which
+    // would hide marks lost on disk.
+    const projectDir = join(dataDir, 'projects', projectId);
+    const disk = await readDiskUsage(projectDir);
+    const doc = parseMediaDocument(await readFile(join(projectDir, 'uploads', 'media.json'), 'utf8'));
     let lost = 0;
     let stale = 0;
     let contentMismatches = 0;
     const problems: string[] = [];
-    try {
-      const doc = await verify.listMedia(projectId);
-      const marked = new Map<string, Set<string>>();
-      for (const rec of doc.files) {
-        for (const source of rec.usedIn) {
-          let ids = marked.get(source);
-          if (!ids) marked.set(source, (ids = new Set()));
-          ids.add(rec.id);
-        }
+    const marked = new Map<string, Set<string>>();
+    for (const rec of doc.files) {
+      for (const source of rec.usedIn) {
+        let ids = marked.get(source);
+        if (!ids) marked.set(source, (ids = new Set()));
+        ids.add(rec.id);
       }
-      for (const [page, ack] of expected) {
-        const has = marked.get(page) ?? new Set<string>();
-        for (const id of ack.fileIds) {
-          if (!has.has(id)) {
-            lost++;
-            problems.push(`${page} rev ${ack.rev}: ${id} not marked`);
-          }
-        }
-        for (const id of has) {
-          if (!ack.fileIds.includes(id)) {
-            stale++;
-            problems.push(`${page} rev ${ack.rev}: ${id} marked but not used`);
-          }
-        }
-        const saved = await verify.readContent(projectId, page);
-        if (JSON.stringify(saved) !== JSON.stringify(ack.content)) {
-          contentMismatches++;
-          problems.push(`${page}: content is not rev ${ack.rev}`);
-        }
-      }
-      for (const source of marked.keys()) {
-        if (!expected.has(source)) problems.push(`usage of a source never saved: ${source}`);
-      }
-      const pages = await verify.listPages(projectId);
-      assert.is(pages.length, PAGES * 2, 'every page has a content file');
-    } finally {
-      await verify.close();
     }
+    for (const [page, ack] of expected) {
+      const has = marked.get(page) ?? new Set<string>();
+      for (const id of ack.fileIds) {
+        if (!has.has(id)) {
+          lost++;
+          problems.push(`${page} rev ${ack.rev}: ${id} not marked`);
+        }
+      }
+      for (const id of has) {
+        if (!ack.fileIds.includes(id)) {
+          stale++;
+          problems.push(`${page} rev ${ack.rev}: ${id} marked but not used`);
+        }
+      }
+      let saved: unknown;
+      try {
+        saved = JSON.parse(await readFile(join(projectDir, 'pages', `${page}.json`), 'utf8'));
+      } catch (err) {
+        saved = `unreadable: ${(err as Error).message}`;
+      }
+      if (JSON.stringify(saved) !== JSON.stringify(ack.content)) {
+        contentMismatches++;
+        problems.push(`${page}: content is not rev ${ack.rev}`);
+      }
+    }
+    for (const source of marked.keys()) {
+      if (!expected.has(source)) problems.push(`usage of a source never saved: ${source}`);
+    }
+    // Both children shut down cleanly: the marks equal the content files exactly.
+    assert.equal(disk.unreadable, [], 'every content file parses');
+    assert.equal(disk.underMarks, [], 'no content file on disk uses a record that is not marked for it');
+    assert.equal(disk.overMarks, [], 'after a clean shutdown no record is marked for content that does not use it');
+    assert.is(disk.used.size, PAGES * 2, 'every page has a content file');
 
     const ops = reports.reduce((n, r) => n + r.acks, 0);
     const stat = (key: string) => reports.map((r) => Number(r.stats?.[key] ?? NaN));

@@ -122,23 +122,44 @@ test('a full refresh rebuilds all usage from the content files on disk', async (
   assert.equal(await usedIn(ctx, 4), ['global:footer']);
 });
 
-test('a file in use cannot be deleted, and a save racing a delete never leaves a used file deleted', async (ctx) => {
+test('a file in use cannot be deleted: it is reported in use and its record stays', async (ctx) => {
   const f = ctx.files;
+  await ctx.client.saveContent('p', 'home', { img: f[0]!.path });
+  const res = await ctx.client.deleteMedia('p', [f[0]!.id]);
+  assert.equal(res.deleted, []);
+  assert.equal(res.inUse, [{ id: f[0]!.id, filename: f[0]!.filename, usedIn: ['home'] }]);
+  assert.equal(await usedIn(ctx, 0), ['home'], 'the record is still there, still marked');
+});
+
+test('a save racing a delete never leaves a used file deleted, whichever commits first', async (ctx) => {
+  const f = ctx.files;
+  const outcomes = { deletedFirst: 0, inUse: 0 };
   for (let round = 0; round < 20; round++) {
     const target = f[round % 8]!;
-    const [del, save] = await Promise.allSettled([
-      ctx.client.deleteMedia('p', [target.id]),
-      ctx.client.saveContent('p', `race-${round}`, { img: target.path }),
-    ]);
-    assert.is(save.status, 'fulfilled');
-    const deleted = del.status === 'fulfilled' && del.value.deleted.some((d) => d.id === target.id);
-    const saved = (save as PromiseFulfilledResult<{ fileIds: string[] }>).value;
-    if (deleted) assert.equal(saved.fileIds, [], 'the delete committed first, so the save matched nothing');
-    else assert.equal(saved.fileIds, [target.id]);
+    // Sent in the same tick, they reach the worker in this order and are
+    // applied in arrival order: alternating the order makes both branches run
+    // (with the delete always sent first, it always won: the in-use branch never ran).
+    const saveFirst = round % 2 === 0;
+    const save = () => ctx.client.saveContent('p', `race-${round}`, { img: target.path });
+    const del = () => ctx.client.deleteMedia('p', [target.id]);
+    const [saveResult, delResult] = saveFirst
+      ? await Promise.all([save(), del()])
+      : await Promise.all([del(), save()]).then(([d, s]) => [s, d] as const);
+    const deleted = delResult.deleted.some((d) => d.id === target.id);
     if (deleted) {
+      outcomes.deletedFirst++;
+      assert.equal(saveResult.fileIds, [], `round ${round}: the delete committed first, so the save matched nothing`);
       ctx.files[round % 8] = (await ctx.client.addMedia('p', makeImageRecords(1, `again-${round}`)))[0]!;
+    } else {
+      outcomes.inUse++;
+      assert.equal(saveResult.fileIds, [target.id], `round ${round}: the save used the file`);
+      assert.equal(delResult.inUse.map((u) => u.id), [target.id], `round ${round}: the delete reported it in use`);
+      assert.ok((await ctx.client.usage('p', target.id)).usedIn.includes(`race-${round}`), `round ${round}: still marked`);
+      await ctx.client.deleteContent('p', `race-${round}`); // free it for a later round
     }
   }
+  console.log(`    delete/save race: ${outcomes.deletedFirst} deleted first, ${outcomes.inUse} refused as in use`);
+  assert.ok(outcomes.deletedFirst > 0 && outcomes.inUse > 0, `both orders ran: ${JSON.stringify(outcomes)}`);
 });
 
 test('a content file that cannot be written fails its save alone, leaves no temp file, and never under-marks', async () => {
