@@ -22,16 +22,21 @@ const EMPTY = Buffer.from('{\n  "files": []\n}');
  * A record's encoding split around its `usedIn` value, which is what most
  * commits change (every usage save rewrites the usedIn of a few records):
  * while every other field is the very same value, only usedIn is re-encoded.
+ * The parts are built field by field (never by searching the encoded text
+ * for a marker), so no field value, however hostile, can move the cut.
  */
 interface SplitEncoding {
   base: MediaRecord;
   keys: string[];
+  /** `    {\n` and every field before usedIn, up to and including `"usedIn": ` */
   prefix: Buffer;
+  /** every field after usedIn, and the closing brace */
   suffix: Buffer;
 }
 
-const USED_IN_MARK = '\u0000mediastore:usedIn\u0000';
-const USED_IN_MARK_JSON = JSON.stringify(USED_IN_MARK);
+/** A record sits two levels deep (object → files array): its brace at 4 spaces, its fields at 6. */
+const RECORD_INDENT = '    ';
+const FIELD_INDENT = '      ';
 
 export class IncrementalSerializer {
   private cache = new WeakMap<MediaRecord, Buffer>();
@@ -64,27 +69,48 @@ export class IncrementalSerializer {
   }
 
   private encode(rec: MediaRecord, split: SplitEncoding | undefined, splits: Map<string, SplitEncoding>): Buffer {
+    // No usedIn key (the editor's records until usage is set): nothing to split around.
     if (!Array.isArray(rec.usedIn)) return Buffer.from(indent(JSON.stringify(rec, null, 2)));
-    if (!split || !sameButUsedIn(split, rec)) {
-      // Encode once with a marker in place of usedIn, and cut around it.
-      const text = indent(JSON.stringify({ ...rec, usedIn: USED_IN_MARK }, null, 2));
-      const at = text.indexOf(USED_IN_MARK_JSON);
-      split = {
-        base: rec,
-        keys: Object.keys(rec),
-        prefix: Buffer.from(text.slice(0, at)),
-        suffix: Buffer.from(text.slice(at + USED_IN_MARK_JSON.length)),
-      };
-    }
+    if (!split || !sameButUsedIn(split, rec)) split = splitAroundUsedIn(rec);
     splits.set(rec.id, split);
     const usedIn = Buffer.from(encodeUsedIn(rec.usedIn));
     return Buffer.concat([split.prefix, usedIn, split.suffix], split.prefix.length + usedIn.length + split.suffix.length);
   }
 }
 
+/**
+ * The record's fields encoded one by one as JSON.stringify(record, null, 2)
+ * writes them at a record's depth, cut at usedIn. Each field's value is
+ * encoded on its own and re-indented: JSON never holds a raw newline inside a
+ * string, so every newline in an encoded value is structure and takes the
+ * field's indent.
+ */
+function splitAroundUsedIn(rec: MediaRecord): SplitEncoding {
+  const keys = Object.keys(rec);
+  const before: string[] = [];
+  const after: string[] = [];
+  let seen = false;
+  for (const key of keys) {
+    if (key === 'usedIn') {
+      seen = true;
+      continue;
+    }
+    const value = JSON.stringify((rec as unknown as Record<string, unknown>)[key], null, 2);
+    if (value === undefined) continue; // skipped by JSON.stringify too (undefined, functions)
+    (seen ? after : before).push(`${FIELD_INDENT}${JSON.stringify(key)}: ${value.replace(/\n/g, `\n${FIELD_INDENT}`)}`);
+  }
+  let prefix = `${RECORD_INDENT}{\n`;
+  for (const field of before) prefix += `${field},\n`;
+  prefix += `${FIELD_INDENT}"usedIn": `;
+  let suffix = '';
+  for (const field of after) suffix += `,\n${field}`;
+  suffix += `\n${RECORD_INDENT}}`;
+  return { base: rec, keys, prefix: Buffer.from(prefix), suffix: Buffer.from(suffix) };
+}
+
 /** A record sits two levels deep (object → files array): four spaces. */
 function indent(json: string): string {
-  return `    ${json.replace(/\n/g, '\n    ')}`;
+  return `${RECORD_INDENT}${json.replace(/\n/g, `\n${RECORD_INDENT}`)}`;
 }
 
 /** usedIn as JSON.stringify(doc, null, 2) writes it at its depth (items at 8 spaces, bracket at 6). */

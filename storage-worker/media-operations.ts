@@ -7,18 +7,19 @@
 import { StorageError } from '../shared/errors.js';
 import type {
   DeleteMediaResult,
-  MediaMetadata,
+  MetadataField,
   MediaRecord,
   MetadataPatch,
   NewMediaRecord,
   RefreshUsageResult,
   SaveContentResult,
 } from '../shared/media-types.js';
+import { usedInOf } from '../shared/media-types.js';
 import type { Operation } from './project-store.js';
 import { extractMediaPaths } from './usage-extraction.js';
 
 /** Which metadata fields a kind of file keeps; others in a patch are ignored. */
-export function metadataFieldsFor(type: string): Array<keyof MediaMetadata> {
+export function metadataFieldsFor(type: string): MetadataField[] {
   if (type.startsWith('image/')) return ['alt', 'title', 'caption'];
   return ['title', 'description'];
 }
@@ -43,7 +44,8 @@ export function addMedia(records: NewMediaRecord[]): Operation<MediaRecord[]> {
         }
         ids.add(rec.id);
       }
-      const added = records.map((rec): MediaRecord => ({ ...rec, usedIn: [] }));
+      // No usedIn key: a new record is used nowhere, and the editor writes the key only once usage is set.
+      const added = records.map((rec): MediaRecord => ({ ...rec }));
       for (const rec of added) draft.add(rec);
       return added;
     },
@@ -77,7 +79,7 @@ export function deleteMedia(fileIds: string[]): Operation<DeleteMediaResult> {
       for (const id of new Set(fileIds)) {
         const rec = draft.get(id);
         if (!rec) result.notFound.push(id);
-        else if (rec.usedIn.length > 0) result.inUse.push({ id, filename: rec.filename, usedIn: [...rec.usedIn] });
+        else if (usedInOf(rec).length > 0) result.inUse.push({ id, filename: rec.filename, usedIn: [...usedInOf(rec)] });
         else {
           draft.remove(id);
           result.deleted.push(rec);

@@ -20,6 +20,7 @@ import type {
   UsageInfo,
   UsageSource,
 } from '../shared/media-types.js';
+import { usedInOf } from '../shared/media-types.js';
 import type {
   DrainResult,
   FaultControl,
@@ -99,7 +100,7 @@ export class StorageService implements StorageApi, FaultControl {
   private async claimProject(id: string, name: string, explicit: false): Promise<ProjectInfo | null>;
   private async claimProject(id: string, name: string, explicit: boolean): Promise<ProjectInfo | null> {
     const dir = join(this.projectsDir, id);
-    const info: ProjectInfo = { id, name, createdAt: new Date().toISOString() };
+    const info: ProjectInfo = { id, folder: id, name, createdAt: new Date().toISOString() };
     await this.fs.mkdir(dir);
     const target = join(dir, PROJECT_FILE);
     const temp = makeTempName(target);
@@ -166,12 +167,13 @@ export class StorageService implements StorageApi, FaultControl {
       const raw = JSON.parse((await this.fs.readFile(join(dir, PROJECT_FILE))).toString('utf8')) as Partial<ProjectInfo>;
       return {
         id,
+      folder: id,
         name: typeof raw.name === 'string' ? raw.name : id,
         createdAt: typeof raw.createdAt === 'string' ? raw.createdAt : new Date(Number(stats.birthtimeMs)).toISOString(),
       };
     } catch {
       // A project made by the editor before mediastore has no project.json: its folder is the project.
-      return { id, name: id, createdAt: new Date(Number(stats.birthtimeMs)).toISOString() };
+      return { id, folder: id, name: id, createdAt: new Date(Number(stats.birthtimeMs)).toISOString() };
     }
   }
 
@@ -281,7 +283,9 @@ export class StorageService implements StorageApi, FaultControl {
 
   async usage(projectId: string, fileId: string): Promise<UsageInfo> {
     const rec = await this.getMedia(projectId, fileId);
-    return { fileId: rec.id, filename: rec.filename, usedIn: [...rec.usedIn], isInUse: rec.usedIn.length > 0 };
+    // The answer promises an array: a record without the key is used nowhere.
+    const usedIn = [...usedInOf(rec)];
+    return { fileId: rec.id, filename: rec.filename, usedIn, isInUse: usedIn.length > 0 };
   }
 
   // --- service ------------------------------------------------------------------

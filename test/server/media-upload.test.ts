@@ -63,8 +63,9 @@ function checkRecord(r: MediaRecord, expected: { originalName: string; type: str
   assert.is(r.originalName, expected.originalName);
   assert.is(r.type, expected.type);
   assert.is(r.size, expected.size);
-  assert.ok(Math.abs(Date.parse(r.uploaded) - Date.now()) < 60_000, r.uploaded);
-  assert.is(new Date(r.uploaded).toISOString(), r.uploaded);
+  const uploaded = r.uploaded ?? '';
+  assert.ok(Math.abs(Date.parse(uploaded) - Date.now()) < 60_000, uploaded);
+  assert.is(new Date(uploaded).toISOString(), uploaded);
   assert.is(r.path, `/uploads/${expected.folder}/${r.filename}`);
   assert.equal(r.metadata, {});
   assert.equal(r.usedIn, []);
@@ -128,7 +129,7 @@ Upload('every accepted type in one request: records, folders, bytes, dimensions,
       assert.is(variant.path, `/uploads/images/${variant.filename}`);
       assert.is(variant.width, widths[v]);
       assert.is(variant.height, Math.round((height! * widths[v]!) / width!));
-      const onDisk = join(dir(), 'images', variant.filename);
+      const onDisk = join(dir(), 'images', variant.filename!);
       assert.is((await stat(onDisk)).size, variant.size);
       const meta = await sharp(onDisk).metadata();
       assert.is(meta.width, variant.width, `${variant.filename} is readable with its width`);

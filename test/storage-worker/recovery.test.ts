@@ -184,7 +184,7 @@ test('opening a project trims marks a killed process left behind, and leaves fil
     // and trimming the old marks leaves on disk: b still marked by home.
     const mediaPath = join(uploads(dir), 'media.json');
     const doc = parseMediaDocument(await readFile(mediaPath, 'utf8'));
-    doc.files.find((f) => f.id === b!.id)!.usedIn.push('home');
+    (doc.files.find((f) => f.id === b!.id)!.usedIn ??= []).push('home');
     await writeFile(mediaPath, JSON.stringify(doc, null, 2));
 
     client = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });

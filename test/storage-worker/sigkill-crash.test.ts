@@ -71,7 +71,7 @@ function verifyAcks(projectDir: string, doc: MediaDocument, child: JsonLineChild
       }
       if (JSON.stringify(saved) !== JSON.stringify(line.content)) problems.push(`page ${page}: content differs from the acknowledged save`);
       for (const id of line.fileIds as string[]) {
-        if (!byId.get(id)?.usedIn.includes(page)) problems.push(`page ${page}: media ${id} is not marked as used (under-marked)`);
+        if (!byId.get(id)?.usedIn?.includes(page)) problems.push(`page ${page}: media ${id} is not marked as used (under-marked)`);
       }
     } else if (line.kind === 'add') {
       if (!byId.has(line.id as string)) problems.push(`acknowledged media ${String(line.id)} is missing`);
