@@ -122,8 +122,12 @@ export class AtomicJsonFile<T> implements Adapter<T> {
   /** tail of the write chain: each write starts after the previous one settled */
   private tail: Promise<unknown> = Promise.resolve();
   /**
-   * Signature of the last content this adapter wrote or read and validated.
-   * The backup step trusts a target with this signature without re-reading it.
+   * Signature of the last content this adapter read and validated. The
+   * backup step trusts a target with this signature without re-reading it.
+   * Its own writes are trusted only when the writer says it validated the
+   * text (`writeText(text, { validated: true })`): a serializer bug once
+   * wrote an invalid file that then became `.bak` because it carried this
+   * adapter's signature. Any other version is parsed before it becomes the backup.
    */
   private lastGoodSignature: string | null = null;
 
@@ -260,9 +264,11 @@ export class AtomicJsonFile<T> implements Adapter<T> {
    * renamed in and the directory is fsynced; waits for any write already
    * running through this adapter. Rejects with StorageError STORAGE_IO
    * (`details: { errno, op, file, step, attempts, contentReplaced }`).
+   * `validated`: the caller checked that `text` parses and validates, so the
+   * backup step may take this version without parsing it again.
    */
-  writeText(text: string | Uint8Array): Promise<WriteTextResult> {
-    const run = this.tail.then(() => this.commit(text));
+  writeText(text: string | Uint8Array, { validated = false }: { validated?: boolean } = {}): Promise<WriteTextResult> {
+    const run = this.tail.then(() => this.commit(text, validated));
     // The chain only orders writes; each failure reaches its own caller via
     // `run`, so the next write must start regardless of how this one ended.
     this.tail = run.then(
@@ -272,7 +278,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     return run;
   }
 
-  private async commit(text: string | Uint8Array): Promise<WriteTextResult> {
+  private async commit(text: string | Uint8Array, validated: boolean): Promise<WriteTextResult> {
     const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
     const state: { step: WriteStep } = { step: 'open-temp' };
     let retries = 0;
@@ -296,10 +302,10 @@ export class AtomicJsonFile<T> implements Adapter<T> {
           },
         },
       );
-      this.lastGoodSignature = signature;
+      if (validated) this.lastGoodSignature = signature;
       return { signature, bytes: buf.byteLength, retries };
     } catch (err) {
-      if (renamedSignature !== undefined) this.lastGoodSignature = renamedSignature;
+      if (validated && renamedSignature !== undefined) this.lastGoodSignature = renamedSignature;
       if (err instanceof StorageError) throw err;
       const code = errnoCode(err) ?? 'UNKNOWN';
       const op = STEP_OP[state.step];

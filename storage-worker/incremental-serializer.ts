@@ -12,6 +12,7 @@
  * also what list reads hand to the main thread.
  */
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
+import { isMediaRecordJson } from './media-document-schema.js';
 
 const HEAD = Buffer.from('{\n  "files": [\n');
 const SEPARATOR = Buffer.from(',\n');
@@ -41,15 +42,31 @@ const FIELD_INDENT = '      ';
 export class IncrementalSerializer {
   private cache = new WeakMap<MediaRecord, Buffer>();
   private splits = new Map<string, SplitEncoding>();
+  /**
+   * Whether the last output is known to validate, so it may become `.bak`
+   * without being parsed again. Every record encoded by hand (the usedIn
+   * split) is parsed and validated on its own when it is encoded, which costs
+   * only the records a commit changed; the rest is JSON.stringify of records
+   * that were validated when loaded or added, joined by fixed JSON glue, with
+   * ids checked unique. False when anything could not be vouched for: the
+   * backup step then parses the whole file.
+   */
+  lastOutputValidated = false;
 
   /** UTF-8 JSON of `doc` in a fresh SharedArrayBuffer (never written to again). */
   serialize(doc: MediaDocument): Uint8Array {
     // Anything beyond `files` (fields another tool added) takes the plain path.
+    this.lastOutputValidated = false;
     if (Object.keys(doc).length !== 1 || !Array.isArray(doc.files)) return sharedUtf8(JSON.stringify(doc, null, 2));
     const files = doc.files;
-    if (files.length === 0) return sharedCopy([EMPTY], EMPTY.length);
+    if (files.length === 0) {
+      this.lastOutputValidated = validated;
+      return sharedCopy([EMPTY], EMPTY.length);
+    }
     const parts: Buffer[] = new Array(files.length * 2 + 1);
     const splits = new Map<string, SplitEncoding>();
+    const ids = new Set<string>();
+    let validated = true;
     let total = HEAD.length + TAIL.length + SEPARATOR.length * (files.length - 1);
     parts[0] = HEAD;
     for (let i = 0; i < files.length; i++) {
@@ -58,13 +75,20 @@ export class IncrementalSerializer {
       const split = this.splits.get(rec.id);
       if (bytes === undefined) {
         bytes = this.encode(rec, split, splits);
-        this.cache.set(rec, bytes);
+        // A record with usedIn is encoded by hand (the split): it is checked
+        // once, here. One that does not validate is not cached, so it is
+        // encoded and checked again next time, and this output is not vouched for.
+        if (!Array.isArray(rec.usedIn) || isMediaRecordJson(bytes.toString('utf8'))) this.cache.set(rec, bytes);
+        else validated = false;
       } else if (split) splits.set(rec.id, split);
+      if (ids.has(rec.id)) validated = false;
+      ids.add(rec.id);
       total += bytes.length;
       parts[i * 2 + 1] = bytes;
       parts[i * 2 + 2] = i === files.length - 1 ? TAIL : SEPARATOR;
     }
     this.splits = splits; // records no longer in the document drop out
+    this.lastOutputValidated = validated;
     return sharedCopy(parts, total);
   }
 

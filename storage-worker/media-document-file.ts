@@ -58,7 +58,7 @@ export class MediaDocumentFile implements Adapter<MediaDocument> {
 
   async write(data: MediaDocument): Promise<void> {
     const json = this.serializer.serialize(data);
-    const result = await this.atomic.writeText(json);
+    const result = await this.atomic.writeText(json, { validated: this.serializer.lastOutputValidated });
     this.last = { json, signature: result.signature, bytes: result.bytes, retries: result.retries };
   }
 }
