@@ -60,7 +60,7 @@ export class IncrementalSerializer {
     if (Object.keys(doc).length !== 1 || !Array.isArray(doc.files)) return sharedUtf8(JSON.stringify(doc, null, 2));
     const files = doc.files;
     if (files.length === 0) {
-      this.lastOutputValidated = validated;
+      this.lastOutputValidated = true;
       return sharedCopy([EMPTY], EMPTY.length);
     }
     const parts: Buffer[] = new Array(files.length * 2 + 1);
