@@ -52,8 +52,8 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
       throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `The upload request is larger than ${config.maxRequestBytes} bytes`, { limit: config.maxRequestBytes }, { Connection: 'close' });
     }
     // An unknown project is refused before a byte of the body is stored.
-    await storage.getProject(projectId);
-    const uploadsDir = uploadsDirOf(dataDir, projectId);
+    const project = await storage.getProject(projectId);
+    const uploadsDir = uploadsDirOf(dataDir, project.folder);
     await ensureUploadFolders(uploadsDir, projectId);
 
     const { prepared, rejected } = await receiveUploads(ctx.req, {
@@ -164,7 +164,7 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
 
 /** After the records are gone: remove their variants and originals; failures are logged, not fatal. */
 async function removeBinaries(deps: AppDeps, projectId: string, records: readonly MediaRecord[], requestId: string): Promise<void> {
-  const uploadsDir = uploadsDirOf(deps.dataDir, projectId);
+  const uploadsDir = uploadsDirOf(deps.dataDir, (await deps.storage.getProject(projectId)).folder);
   const failures = await removeFiles(records.flatMap((r) => binaryPathsOf(uploadsDir, r)));
   reportRemoval(deps.logger, requestId, failures);
 }
