@@ -56,7 +56,11 @@ export function parseMediaDocument(text: string, file = 'media.json'): MediaDocu
       path: where,
     });
   }
-  const doc = result.data as MediaDocument;
+  // The parsed JSON itself, not zod's output: zod rebuilds objects with the
+  // schema's keys first, which would reorder every record's keys and rewrite
+  // the editor's bytes on the next write. The schema transforms nothing, so
+  // the value it validated is exactly this one.
+  const doc = raw as MediaDocument;
   const ids = new Set<string>();
   for (const rec of doc.files) {
     if (ids.has(rec.id)) {
