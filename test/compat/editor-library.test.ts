@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import type { MediaDocument, MediaRecord } from '../../shared/media-types.js';
 import { StorageClient } from '../../server/storage-client.js';
 import { BAKERY_ID, PORTFOLIO_ID, writeEditorDataDir, type EditorDataDir } from '../fixtures/editor-data.js';
+import { JsonLineChild } from '../fixtures/json-line-child.js';
 import { rejection } from '../helpers/storage-errors.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -193,6 +194,24 @@ test('two storage threads creating projects at once lose no entry', async ({ dir
   } finally {
     await other.close();
     await third.close();
+  }
+});
+
+test('two processes creating projects at once lose no entry and share no folder', async ({ dir, data }) => {
+  const children = ['Shop', 'Shop'].map((prefix) => new JsonLineChild('storage-child-create-projects', [dir, prefix, '6']));
+  try {
+    for (const child of children) await child.waitFor('ready');
+    for (const child of children) child.send('go');
+    const made: Array<{ id: string; folder: string }> = [];
+    for (const child of children) {
+      const done = await child.waitFor('done', 30_000);
+      made.push(...(done.projects as Array<{ id: string; folder: string }>));
+    }
+    assert.is(new Set(made.map((p) => p.folder)).size, 12, 'every create got its own folder');
+    const parsed = JSON.parse(await readFile(data.projectsJson, 'utf8')) as { projects: Array<{ id: string; folderName: string }> };
+    assert.equal(parsed.projects.map((p) => p.id).sort(), [BAKERY_ID, PORTFOLIO_ID, ...made.map((p) => p.id)].sort());
+  } finally {
+    for (const child of children) await child.kill();
   }
 });
 
