@@ -17,6 +17,7 @@ import { StorageError } from '../shared/errors.js';
 import { AtomicJsonFile } from './atomic-json-file.js';
 import { ID_PATTERN } from './content-files.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
+import { sweepLeftovers } from './leftover-sweep.js';
 import { ProjectLock, type ProjectLockOptions } from './project-lock.js';
 
 export const REGISTRY_FILE = 'projects.json';
@@ -50,7 +51,7 @@ export class ProjectRegistry {
   constructor(
     private readonly projectsDir: string,
     private readonly fs: FsSeam,
-    lockOptions: Omit<ProjectLockOptions, 'fs' | 'project'>,
+    private readonly lockOptions: Omit<ProjectLockOptions, 'fs' | 'project'>,
   ) {
     this.path = join(projectsDir, REGISTRY_FILE);
     this.file = new AtomicJsonFile<RegistryDocument>(this.path, { fs, parse: parseRegistry });
@@ -93,6 +94,10 @@ export class ProjectRegistry {
   async update<R>(change: (projects: unknown[]) => Promise<{ write: boolean; result: R }>): Promise<R> {
     const held = await this.lock.acquire();
     try {
+      // Temp files of registry writes whose process died (a project folder is
+      // swept when it opens; this directory holds only the registry's files).
+      const { isThreadAlive } = this.lockOptions;
+      await sweepLeftovers(this.projectsDir, isThreadAlive ? { fs: this.fs, isThreadAlive } : { fs: this.fs });
       let doc: RegistryDocument | null;
       try {
         doc = await this.file.read();

@@ -2,7 +2,9 @@
  * The editor's own data directory, opened through the real StorageClient
  * (worker thread, real files). Everything is checked from the bytes on disk.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -171,6 +173,18 @@ test('creating a project registers it in projects.json, keeping every other entr
   assert.is(await readFile(join(data.bakery.dir, 'uploads', 'media.json'), 'utf8'), await readFile(data.bakery.mediaJson, 'utf8'));
   assert.is((await rejection(client.createProject({ name: 'x', id: 'portfolio' }))).code, 'PROJECT_EXISTS');
   assert.is((await rejection(client.createProject({ name: 'x', id: BAKERY_ID }))).code, 'PROJECT_EXISTS');
+});
+
+test('a registry write sweeps the temp files of registry writes whose process died', async ({ client, data, dir }) => {
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!; // exited: its pid is dead
+  const leftover = join(dir, 'projects', `projects.json.tmp.${dead}.0.1.0badf00d`);
+  await writeFile(leftover, '{"projects": [');
+  const old = new Date(Date.now() - 60_000);
+  await utimes(leftover, old, old);
+  const before = await readFile(data.projectsJson, 'utf8');
+  await client.createProject({ name: 'Swept' });
+  assert.not.ok(existsSync(leftover), 'the dead writer\'s temp file is gone');
+  assert.ok((await readFile(data.projectsJson, 'utf8')).startsWith(before.slice(0, before.lastIndexOf('}\n  ]'))));
 });
 
 test('deleting a registered project removes its entry and keeps the others', async ({ client, data }) => {
