@@ -95,6 +95,17 @@ export type MetadataField = 'alt' | 'title' | 'caption' | 'description';
 export type MetadataPatch = Partial<Record<MetadataField, string>>;
 
 /**
+ * Which metadata fields a kind of file keeps (others in a patch are ignored).
+ * The editor's rule: video and audio have `title`, `description`; images and
+ * every other file (a PDF sits with the images) have `alt`, `title` — plus
+ * mediastore's `caption`.
+ */
+export function metadataFieldsFor(type: string): MetadataField[] {
+  if (type.startsWith('video/') || type.startsWith('audio/')) return ['title', 'description'];
+  return ['alt', 'title', 'caption'];
+}
+
+/**
  * A usage source: a page id (`home`), a global widget (`global:header`,
  * `global:footer`) or the theme settings (`global:theme-settings`).
  */

@@ -7,22 +7,15 @@
 import { StorageError } from '../shared/errors.js';
 import type {
   DeleteMediaResult,
-  MetadataField,
   MediaRecord,
   MetadataPatch,
   NewMediaRecord,
   RefreshUsageResult,
   SaveContentResult,
 } from '../shared/media-types.js';
-import { usedInOf } from '../shared/media-types.js';
+import { metadataFieldsFor, usedInOf } from '../shared/media-types.js';
 import type { Operation } from './project-store.js';
 import { extractMediaPaths } from './usage-extraction.js';
-
-/** Which metadata fields a kind of file keeps; others in a patch are ignored. */
-export function metadataFieldsFor(type: string): MetadataField[] {
-  if (type.startsWith('image/')) return ['alt', 'title', 'caption'];
-  return ['title', 'description'];
-}
 
 const MAX_METADATA_LENGTH = 5000;
 

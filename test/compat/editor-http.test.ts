@@ -112,6 +112,14 @@ Http('metadata edit and delete work on a folder without entry; binaries go from 
   for (const file of banner.files) assert.not.ok(existsSync(join(data.legacy.dir, 'uploads', file)), `${file} removed`);
 });
 
+Http("a metadata edit keeps the editor's metadata keys: a PDF has alt and title, like the images it sits with", async () => {
+  const pdf = data.bakery.media.menuPdf!;
+  const res = await server.request('PUT', `${media(BAKERY_ID)}/media/${pdf.id}/metadata`, { json: { alt: 'Our menu', description: 'not a PDF field' } });
+  assert.is(res.status, 200, res.text);
+  const doc = JSON.parse(await readFile(data.bakery.mediaJson, 'utf8')) as MediaDocument;
+  assert.equal(doc.files.find((f) => f.id === pdf.id)!.metadata, { alt: 'Our menu', title: 'Menu' });
+});
+
 Http('creating a project over HTTP registers it for the editor', async () => {
   const res = await server.request('POST', '/api/projects', { json: { name: 'Pop-up Store' } });
   assert.is(res.status, 201, res.text);
