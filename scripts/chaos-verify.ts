@@ -18,7 +18,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
+import { usedInOf, type MediaDocument, type MediaRecord } from '../shared/media-types.js';
 import { readMediaJson } from './chaos-disk.js';
 import { REV_KEY, sameMetadata, sha256 } from './chaos-editor.js';
 import type { ChaosHttp, HttpAnswer, NoAnswer } from './chaos-http.js';
@@ -168,12 +168,13 @@ function verifyUsage(
       if (uses.some(Boolean)) may.add(source);
       if (allowCrashLeftovers && saves.interrupted().some((c) => usesRecord(c, rec))) may.add(source);
     }
-    const used = new Set(rec.usedIn);
+    const usedIn = usedInOf(rec);
+    const used = new Set(usedIn);
     const missing = must.filter((s) => !used.has(s));
-    const extra = rec.usedIn.filter((s) => !may.has(s));
+    const extra = usedIn.filter((s) => !may.has(s));
     report.check(missing.length === 0, () => `${when}: ${project}/${rec.filename} usedIn ${JSON.stringify(rec.usedIn)} lacks ${JSON.stringify(missing)}`);
     report.check(extra.length === 0, () => `${when}: ${project}/${rec.filename} usedIn ${JSON.stringify(rec.usedIn)} has ${JSON.stringify(extra)} no save used`);
-    report.check(used.size === rec.usedIn.length, () => `${when}: ${project}/${rec.filename} usedIn has duplicates ${JSON.stringify(rec.usedIn)}`);
+    report.check(used.size === usedIn.length, () => `${when}: ${project}/${rec.filename} usedIn has duplicates ${JSON.stringify(rec.usedIn)}`);
   }
 }
 

@@ -50,22 +50,24 @@ export interface ExamineOptions {
 }
 
 export async function examineProject(
-  storage: Pick<StorageApi, 'listMedia' | 'refreshUsage'>,
+  storage: Pick<StorageApi, 'listMedia' | 'refreshUsage' | 'getProject'>,
   dataDir: string,
   project: string,
   options: ExamineOptions,
 ): Promise<ProjectReport> {
   const report: ProjectReport = { project, files: null, missing: [], orphans: [] };
   let doc: MediaDocument;
+  let folder: string;
   try {
     doc = await storage.listMedia(project);
+    folder = (await storage.getProject(project)).folder; // an editor project's files live under its folderName
   } catch (err) {
     const e = StorageError.from(err);
     report.error = { code: e.code, message: e.message };
     return report;
   }
   report.files = doc.files.length;
-  const uploads = uploadsDirOf(dataDir, project);
+  const uploads = uploadsDirOf(dataDir, folder);
 
   for (const rec of doc.files) {
     for (const path of recordPaths(rec)) {

@@ -2,54 +2,108 @@
 
 export type MediaFolder = 'images' | 'videos' | 'audios' | 'files';
 
+/** The editor's metadata form: `alt`, `title` for images; `title`, `description` for video and audio. */
 export interface MediaMetadata {
   alt?: string;
   title?: string;
   caption?: string;
   description?: string;
+  /** fields a later editor adds are kept as they are */
+  [other: string]: unknown;
 }
 
-/** One generated size variant of a raster image (thumb, small, medium, large). */
+/**
+ * One size variant of a raster image (thumb, small, medium, large, or a
+ * theme's own name). The editor writes `{ path, width, height }` only;
+ * mediastore's own variants also carry `filename` and `size` (the editor
+ * ignores unknown keys, and they let the doctor and the tests check the
+ * binaries without parsing paths).
+ */
 export interface MediaSizeVariant {
   /** `/uploads/images/<variant filename>` */
   path: string;
-  filename: string;
-  width: number;
-  height: number;
-  size: number;
+  /** always written by the editor and by mediastore */
+  width?: number;
+  height?: number;
+  filename?: string;
+  size?: number;
 }
 
+/**
+ * A record of media.json as the editor writes it (EDITOR-FORMAT.md) and as
+ * mediastore opens it: the fields mediastore reads are required (the editor
+ * always writes them); the ones it only passes through are optional, and so
+ * are the ones the editor leaves out (width/height, thumbnail, usedIn).
+ * Unknown fields are kept as they are.
+ */
 export interface MediaRecord {
   /** uuid */
   id: string;
   /** stored name, unique within its folder */
   filename: string;
   /** the client's file name */
-  originalName: string;
-  /** MIME type detected from the bytes */
+  originalName?: string;
+  /** MIME type (the editor: from the browser; mediastore: detected from the bytes) */
   type: string;
   /** bytes of the original */
-  size: number;
+  size?: number;
   /** ISO time */
-  uploaded: string;
+  uploaded?: string;
   /** `/uploads/<folder>/<filename>` */
   path: string;
   metadata: MediaMetadata;
-  width: number | null;
-  height: number | null;
+  /** raster images only: the editor writes no width/height keys for SVG, video, audio or other files */
+  width?: number | null;
+  height?: number | null;
+  /** `{}` unless variants were made; the editor's variants are `{ path, width, height }` */
   sizes: Record<string, MediaSizeVariant>;
-  /** usage sources (page ids, `global:<type>`), each at most once */
-  usedIn: string[];
+  /** videos: the editor writes `null` (no poster is generated) */
+  thumbnail?: string | null;
+  /**
+   * usage sources (page ids, `global:<type>`), each at most once. Absent
+   * means used nowhere (`[]`): the editor writes the key only once its usage
+   * code first touches the record, and mediastore does the same — a record
+   * whose usage never changed keeps no key. Records are answered as stored
+   * (list, get, add); `usage()` always answers an array. Read it with
+   * `usedInOf(record)`.
+   */
+  usedIn?: string[];
 }
+
+/** The usage of a record: absent `usedIn` is `[]`. */
+export function usedInOf(record: Pick<MediaRecord, 'usedIn'>): readonly string[] {
+  return record.usedIn ?? NO_USAGE;
+}
+
+const NO_USAGE: readonly string[] = Object.freeze([]);
 
 export interface MediaDocument {
   files: MediaRecord[];
 }
 
-/** A record as handed to `addMedia`: the worker owns `usedIn` (always starts empty). */
-export type NewMediaRecord = Omit<MediaRecord, 'usedIn'>;
+/**
+ * A record as handed to `addMedia`: what mediastore's upload writes always
+ * has the editor's fields. The worker owns `usedIn` (a new record has no
+ * key: used nowhere).
+ */
+export type NewMediaRecord = Omit<MediaRecord, 'usedIn'> &
+  Required<Pick<MediaRecord, 'originalName' | 'size' | 'uploaded'>>;
 
-export type MetadataPatch = Partial<Record<keyof MediaMetadata, string>>;
+/** The metadata fields mediastore edits (which ones a file keeps depends on its type). */
+export type MetadataField = 'alt' | 'title' | 'caption' | 'description';
+
+export type MetadataPatch = Partial<Record<MetadataField, string>>;
+
+/**
+ * Which metadata fields a kind of file keeps (others in a patch are ignored).
+ * The editor's rule: video and audio have `title`, `description`; images and
+ * every other file (a PDF sits with the images) have `alt`, `title` — plus
+ * mediastore's `caption`.
+ */
+export function metadataFieldsFor(type: string): MetadataField[] {
+  if (type.startsWith('video/') || type.startsWith('audio/')) return ['title', 'description'];
+  return ['alt', 'title', 'caption'];
+}
 
 /**
  * A usage source: a page id (`home`), a global widget (`global:header`,
@@ -66,7 +120,10 @@ export function globalSource(type: string): UsageSource {
 }
 
 export interface ProjectInfo {
+  /** what URLs carry: the editor's UUID from projects.json, or the folder name of an unregistered folder */
   id: string;
+  /** the project's folder under `<dataDir>/projects/` (the editor's `folderName`) */
+  folder: string;
   name: string;
   createdAt: string;
 }

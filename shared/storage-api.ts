@@ -24,6 +24,7 @@ export interface StorageApi {
   // --- projects -----------------------------------------------------------
   createProject(input: { name: string; id?: string }): Promise<ProjectInfo>;
   listProjects(): Promise<ProjectInfo[]>;
+  /** By the editor's UUID (projects.json), or by folder name; `folder` says where its files live. */
   getProject(projectId: string): Promise<ProjectInfo>;
   /** Closes the project's instance, then removes the whole project directory. */
   deleteProject(projectId: string): Promise<void>;
@@ -37,7 +38,7 @@ export interface StorageApi {
    */
   listMediaJson(projectId: string): Promise<Uint8Array>;
   getMedia(projectId: string, fileId: string): Promise<MediaRecord>;
-  /** Adds one or many records in one commit; `usedIn` starts empty. */
+  /** Adds one or many records in one commit; a new record has no `usedIn` key (used nowhere). */
   addMedia(projectId: string, records: NewMediaRecord[]): Promise<MediaRecord[]>;
   updateMetadata(projectId: string, fileId: string, patch: MetadataPatch): Promise<MediaRecord>;
   /** The in-use check runs inside the same commit as the delete. */

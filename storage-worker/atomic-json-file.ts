@@ -63,6 +63,11 @@ export interface AtomicJsonFileOptions<T> {
 
 export interface WriteTextOptions {
   /**
+   * The caller checked that the text parses and validates, so the backup
+   * step may take this version without parsing it again.
+   */
+  validated?: boolean;
+  /**
    * Runs right before the rename that publishes the new version; a throw
    * aborts the write with nothing published (the project lock's fence: a
    * writer whose lock was taken over must not replace the file).
@@ -138,8 +143,12 @@ export class AtomicJsonFile<T> implements Adapter<T> {
   /** tail of the write chain: each write starts after the previous one settled */
   private tail: Promise<unknown> = Promise.resolve();
   /**
-   * Signature of the last content this adapter wrote or read and validated.
-   * The backup step trusts a target with this signature without re-reading it.
+   * Signature of the last content this adapter read and validated. The
+   * backup step trusts a target with this signature without re-reading it.
+   * Its own writes are trusted only when the writer says it validated the
+   * text (`writeText(text, { validated: true })`): a serializer bug once
+   * wrote an invalid file that then became `.bak` because it carried this
+   * adapter's signature. Any other version is parsed before it becomes the backup.
    */
   private lastGoodSignature: string | null = null;
 
@@ -277,6 +286,8 @@ export class AtomicJsonFile<T> implements Adapter<T> {
    * renamed in and the directory is fsynced; waits for any write already
    * running through this adapter. Rejects with StorageError STORAGE_IO
    * (`details: { errno, op, file, step, attempts, contentReplaced }`).
+   * `validated`: the caller checked that `text` parses and validates, so the
+   * backup step may take this version without parsing it again.
    */
   writeText(text: string | Uint8Array, options: WriteTextOptions = {}): Promise<WriteTextResult> {
     const run = this.tail.then(() => this.commit(text, options));
@@ -313,10 +324,10 @@ export class AtomicJsonFile<T> implements Adapter<T> {
           },
         },
       );
-      this.lastGoodSignature = signature;
+      if (options.validated) this.lastGoodSignature = signature;
       return { signature, bytes: buf.byteLength, retries };
     } catch (err) {
-      if (renamedSignature !== undefined) this.lastGoodSignature = renamedSignature;
+      if (options.validated && renamedSignature !== undefined) this.lastGoodSignature = renamedSignature;
       if (err instanceof StorageError) throw err;
       const code = errnoCode(err) ?? 'UNKNOWN';
       const op = STEP_OP[state.step];

@@ -5,7 +5,7 @@
  * never runs ahead of disk. Only records a batch changes are copied, which
  * keeps a batch over a 10,000-record library cheap.
  */
-import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
+import { usedInOf, type MediaDocument, type MediaRecord } from '../shared/media-types.js';
 import type { MediaPathIndex } from './usage-extraction.js';
 
 /** What a project holds in memory for its last committed (or loaded) document. */
@@ -20,7 +20,7 @@ export interface CommittedState {
 export function usageBySourceOf(doc: MediaDocument): Map<string, Set<string>> {
   const map = new Map<string, Set<string>>();
   for (const rec of doc.files) {
-    for (const source of rec.usedIn) {
+    for (const source of usedInOf(rec)) {
       let ids = map.get(source);
       if (!ids) map.set(source, (ids = new Set()));
       ids.add(rec.id);
@@ -51,7 +51,10 @@ export class DocumentDraft {
     if (copy) return copy;
     const rec = this.get(id);
     if (!rec) return undefined;
-    const fresh: MediaRecord = { ...rec, metadata: { ...rec.metadata }, usedIn: [...rec.usedIn] };
+    // Same keys in the same order as the original: a record whose usage never
+    // changes must not gain a usedIn key (the editor's files have none).
+    const fresh: MediaRecord = { ...rec, metadata: { ...rec.metadata } };
+    if (rec.usedIn) fresh.usedIn = [...rec.usedIn];
     this.copies.set(id, fresh);
     this.dirty = true;
     return fresh;
@@ -119,12 +122,15 @@ export class DocumentDraft {
     for (const id of prev) {
       if (next.has(id)) continue;
       const rec = this.mutable(id);
-      if (rec) rec.usedIn = rec.usedIn.filter((s) => s !== source);
+      if (rec) rec.usedIn = usedInOf(rec).filter((s) => s !== source);
     }
     for (const id of next) {
       if (prev.has(id)) continue;
       const rec = this.mutable(id);
-      if (rec && !rec.usedIn.includes(source)) rec.usedIn.push(source);
+      if (!rec) continue;
+      // Usage set for the first time: the key appears (as the editor's usage code does it).
+      rec.usedIn ??= [];
+      if (!rec.usedIn.includes(source)) rec.usedIn.push(source);
     }
     this.usage.set(source, next);
   }

@@ -12,6 +12,7 @@
  * also what list reads hand to the main thread.
  */
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
+import { isMediaRecordJson } from './media-document-schema.js';
 
 const HEAD = Buffer.from('{\n  "files": [\n');
 const SEPARATOR = Buffer.from(',\n');
@@ -22,29 +23,50 @@ const EMPTY = Buffer.from('{\n  "files": []\n}');
  * A record's encoding split around its `usedIn` value, which is what most
  * commits change (every usage save rewrites the usedIn of a few records):
  * while every other field is the very same value, only usedIn is re-encoded.
+ * The parts are built field by field (never by searching the encoded text
+ * for a marker), so no field value, however hostile, can move the cut.
  */
 interface SplitEncoding {
   base: MediaRecord;
   keys: string[];
+  /** `    {\n` and every field before usedIn, up to and including `"usedIn": ` */
   prefix: Buffer;
+  /** every field after usedIn, and the closing brace */
   suffix: Buffer;
 }
 
-const USED_IN_MARK = '\u0000mediastore:usedIn\u0000';
-const USED_IN_MARK_JSON = JSON.stringify(USED_IN_MARK);
+/** A record sits two levels deep (object → files array): its brace at 4 spaces, its fields at 6. */
+const RECORD_INDENT = '    ';
+const FIELD_INDENT = '      ';
 
 export class IncrementalSerializer {
   private cache = new WeakMap<MediaRecord, Buffer>();
   private splits = new Map<string, SplitEncoding>();
+  /**
+   * Whether the last output is known to validate, so it may become `.bak`
+   * without being parsed again. Every record encoded by hand (the usedIn
+   * split) is parsed and validated on its own when it is encoded, which costs
+   * only the records a commit changed; the rest is JSON.stringify of records
+   * that were validated when loaded or added, joined by fixed JSON glue, with
+   * ids checked unique. False when anything could not be vouched for: the
+   * backup step then parses the whole file.
+   */
+  lastOutputValidated = false;
 
   /** UTF-8 JSON of `doc` in a fresh SharedArrayBuffer (never written to again). */
   serialize(doc: MediaDocument): Uint8Array {
     // Anything beyond `files` (fields another tool added) takes the plain path.
+    this.lastOutputValidated = false;
     if (Object.keys(doc).length !== 1 || !Array.isArray(doc.files)) return sharedUtf8(JSON.stringify(doc, null, 2));
     const files = doc.files;
-    if (files.length === 0) return sharedCopy([EMPTY], EMPTY.length);
+    if (files.length === 0) {
+      this.lastOutputValidated = true;
+      return sharedCopy([EMPTY], EMPTY.length);
+    }
     const parts: Buffer[] = new Array(files.length * 2 + 1);
     const splits = new Map<string, SplitEncoding>();
+    const ids = new Set<string>();
+    let validated = true;
     let total = HEAD.length + TAIL.length + SEPARATOR.length * (files.length - 1);
     parts[0] = HEAD;
     for (let i = 0; i < files.length; i++) {
@@ -53,38 +75,66 @@ export class IncrementalSerializer {
       const split = this.splits.get(rec.id);
       if (bytes === undefined) {
         bytes = this.encode(rec, split, splits);
-        this.cache.set(rec, bytes);
+        // A record with usedIn is encoded by hand (the split): it is checked
+        // once, here. One that does not validate is not cached, so it is
+        // encoded and checked again next time, and this output is not vouched for.
+        if (!Array.isArray(rec.usedIn) || isMediaRecordJson(bytes.toString('utf8'))) this.cache.set(rec, bytes);
+        else validated = false;
       } else if (split) splits.set(rec.id, split);
+      if (ids.has(rec.id)) validated = false;
+      ids.add(rec.id);
       total += bytes.length;
       parts[i * 2 + 1] = bytes;
       parts[i * 2 + 2] = i === files.length - 1 ? TAIL : SEPARATOR;
     }
     this.splits = splits; // records no longer in the document drop out
+    this.lastOutputValidated = validated;
     return sharedCopy(parts, total);
   }
 
   private encode(rec: MediaRecord, split: SplitEncoding | undefined, splits: Map<string, SplitEncoding>): Buffer {
+    // No usedIn key (the editor's records until usage is set): nothing to split around.
     if (!Array.isArray(rec.usedIn)) return Buffer.from(indent(JSON.stringify(rec, null, 2)));
-    if (!split || !sameButUsedIn(split, rec)) {
-      // Encode once with a marker in place of usedIn, and cut around it.
-      const text = indent(JSON.stringify({ ...rec, usedIn: USED_IN_MARK }, null, 2));
-      const at = text.indexOf(USED_IN_MARK_JSON);
-      split = {
-        base: rec,
-        keys: Object.keys(rec),
-        prefix: Buffer.from(text.slice(0, at)),
-        suffix: Buffer.from(text.slice(at + USED_IN_MARK_JSON.length)),
-      };
-    }
+    if (!split || !sameButUsedIn(split, rec)) split = splitAroundUsedIn(rec);
     splits.set(rec.id, split);
     const usedIn = Buffer.from(encodeUsedIn(rec.usedIn));
     return Buffer.concat([split.prefix, usedIn, split.suffix], split.prefix.length + usedIn.length + split.suffix.length);
   }
 }
 
+/**
+ * The record's fields encoded one by one as JSON.stringify(record, null, 2)
+ * writes them at a record's depth, cut at usedIn. Each field's value is
+ * encoded on its own and re-indented: JSON never holds a raw newline inside a
+ * string, so every newline in an encoded value is structure and takes the
+ * field's indent.
+ */
+function splitAroundUsedIn(rec: MediaRecord): SplitEncoding {
+  const keys = Object.keys(rec);
+  const before: string[] = [];
+  const after: string[] = [];
+  let seen = false;
+  for (const key of keys) {
+    if (key === 'usedIn') {
+      seen = true;
+      continue;
+    }
+    const value = JSON.stringify((rec as unknown as Record<string, unknown>)[key], null, 2);
+    if (value === undefined) continue; // skipped by JSON.stringify too (undefined, functions)
+    (seen ? after : before).push(`${FIELD_INDENT}${JSON.stringify(key)}: ${value.replace(/\n/g, `\n${FIELD_INDENT}`)}`);
+  }
+  let prefix = `${RECORD_INDENT}{\n`;
+  for (const field of before) prefix += `${field},\n`;
+  prefix += `${FIELD_INDENT}"usedIn": `;
+  let suffix = '';
+  for (const field of after) suffix += `,\n${field}`;
+  suffix += `\n${RECORD_INDENT}}`;
+  return { base: rec, keys, prefix: Buffer.from(prefix), suffix: Buffer.from(suffix) };
+}
+
 /** A record sits two levels deep (object → files array): four spaces. */
 function indent(json: string): string {
-  return `    ${json.replace(/\n/g, '\n    ')}`;
+  return `${RECORD_INDENT}${json.replace(/\n/g, `\n${RECORD_INDENT}`)}`;
 }
 
 /** usedIn as JSON.stringify(doc, null, 2) writes it at its depth (items at 8 spaces, bracket at 6). */

@@ -92,7 +92,10 @@ export class MediaDocumentFile implements Adapter<MediaDocument> {
     const previous = this.last?.signature ?? null;
     const generation = previous === null ? await this.generation.read() : previous.slice(previous.indexOf('#') + 1);
     const fence = this.fence;
-    const result = await this.atomic.writeText(json, fence ? { beforeRename: fence } : {});
+    const result = await this.atomic.writeText(json, {
+      validated: this.serializer.lastOutputValidated,
+      ...(fence ? { beforeRename: fence } : {}),
+    });
     // Until publish() replaces the nonce, disk holds the new file under the old nonce.
     this.last = { json, signature: `${result.signature}#${generation}`, bytes: result.bytes, retries: result.retries };
   }

@@ -7,20 +7,14 @@
 import { StorageError } from '../shared/errors.js';
 import type {
   DeleteMediaResult,
-  MediaMetadata,
   MediaRecord,
   MetadataPatch,
   NewMediaRecord,
   RefreshUsageResult,
   SaveContentResult,
 } from '../shared/media-types.js';
+import { metadataFieldsFor, usedInOf } from '../shared/media-types.js';
 import type { ContentScan, Operation } from './project-store.js';
-
-/** Which metadata fields a kind of file keeps; others in a patch are ignored. */
-export function metadataFieldsFor(type: string): Array<keyof MediaMetadata> {
-  if (type.startsWith('image/')) return ['alt', 'title', 'caption'];
-  return ['title', 'description'];
-}
 
 const MAX_METADATA_LENGTH = 5000;
 
@@ -42,7 +36,8 @@ export function addMedia(records: NewMediaRecord[]): Operation<MediaRecord[]> {
         }
         ids.add(rec.id);
       }
-      const added = records.map((rec): MediaRecord => ({ ...rec, usedIn: [] }));
+      // No usedIn key: a new record is used nowhere, and the editor writes the key only once usage is set.
+      const added = records.map((rec): MediaRecord => ({ ...rec }));
       for (const rec of added) draft.add(rec);
       return added;
     },
@@ -76,7 +71,7 @@ export function deleteMedia(fileIds: string[]): Operation<DeleteMediaResult> {
       for (const id of new Set(fileIds)) {
         const rec = draft.get(id);
         if (!rec) result.notFound.push(id);
-        else if (rec.usedIn.length > 0) result.inUse.push({ id, filename: rec.filename, usedIn: [...rec.usedIn] });
+        else if (usedInOf(rec).length > 0) result.inUse.push({ id, filename: rec.filename, usedIn: [...usedInOf(rec)] });
         else {
           draft.remove(id);
           result.deleted.push(rec);

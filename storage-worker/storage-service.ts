@@ -20,6 +20,7 @@ import type {
   UsageInfo,
   UsageSource,
 } from '../shared/media-types.js';
+import { usedInOf } from '../shared/media-types.js';
 import type {
   DrainResult,
   FaultControl,
@@ -35,6 +36,7 @@ import { FaultyFs } from './fault-injection.js';
 import { errnoCode, realFs, type FsSeam } from './fs-seam.js';
 import { parseNewMediaRecords } from './media-document-schema.js';
 import * as ops from './media-operations.js';
+import { isUsableEntry, ProjectRegistry, type ResolvedProject } from './project-registry.js';
 import { ProjectStore } from './project-store.js';
 import { makeTempName } from './temp-file-name.js';
 import { extractMediaPaths } from './usage-extraction.js';
@@ -53,7 +55,13 @@ export class StorageService implements StorageApi, FaultControl {
   private readonly fs: FsSeam;
   private readonly faults: FaultyFs | null;
   private readonly projectsDir: string;
+  /** open stores by canonical project id */
   private readonly stores = new Map<string, Promise<ProjectStore>>();
+  /** a folder name of a registered project → its canonical id (the editor's UUID) */
+  private readonly aliases = new Map<string, string>();
+  /** stores whose usage was reconciled with their content files (see writable) */
+  private readonly reconciled = new WeakSet<ProjectStore>();
+  private readonly registry: ProjectRegistry;
   private readonly counters = new WorkerCounters();
   private readonly logger: pino.Logger;
   private readonly deadThreads: Set<number>;
@@ -64,6 +72,11 @@ export class StorageService implements StorageApi, FaultControl {
     this.fs = this.faults ?? base;
     this.projectsDir = join(options.dataDir, 'projects');
     this.deadThreads = new Set(options.deadThreadIds ?? []);
+    this.registry = new ProjectRegistry(this.projectsDir, this.fs, {
+      timeoutMs: options.lockTimeoutMs ?? 5000,
+      staleMs: options.staleLockMs ?? 10_000,
+      isThreadAlive: (id) => !this.deadThreads.has(id),
+    });
     // Synchronous writes to fd 1: log lines of a worker that is about to die still land.
     this.logger = pino(
       { level: options.logLevel ?? 'info', base: { pid: process.pid, thread: threadId, component: 'storage-worker' } },
@@ -78,15 +91,34 @@ export class StorageService implements StorageApi, FaultControl {
     if (!name || name.length > 200) {
       throw new StorageError('INVALID_INPUT', 'Expected `name` to be a non-empty string of at most 200 characters');
     }
+    if (input.id !== undefined) assertId('projectId', input.id);
     await this.fs.mkdir(this.projectsDir);
-    if (input.id !== undefined) {
-      assertId('projectId', input.id);
-      return this.claimProject(input.id, name, true);
+    // Under the registry's lock: two processes creating projects at once can
+    // neither claim the same folder nor lose each other's entry.
+    const info = await this.registry.update(async (projects) => {
+      const taken = new Set<string>();
+      for (const e of projects.filter(isUsableEntry)) taken.add(e.id).add(e.folderName);
+      const made = await this.claimFree(input.id, name, taken);
+      // The editor lists projects from this file: register what we made (id = folder name).
+      projects.push({ id: made.id, folderName: made.folder, name: made.name, created: made.createdAt, updated: made.createdAt });
+      return { write: true, result: made };
+    });
+    const store = await this.store(info.id);
+    await store.enqueue(ops.initialise());
+    return info;
+  }
+
+  /** The explicit id, or the first free id derived from the name; never a folder or id the editor already uses. */
+  private async claimFree(id: string | undefined, name: string, taken: ReadonlySet<string>): Promise<ProjectInfo> {
+    if (id !== undefined) {
+      const made = taken.has(id) ? null : await this.claimProject(id, name);
+      if (!made) throw new StorageError('PROJECT_EXISTS', `a project with id ${id} already exists`, { projectId: id });
+      return made;
     }
     const base = slugify(name);
     for (let n = 1; n < 1000; n++) {
-      const id = n === 1 ? base : `${base.slice(0, 60)}-${n}`;
-      const made = await this.claimProject(id, name, false);
+      const candidate = n === 1 ? base : `${base.slice(0, 60)}-${n}`;
+      const made = taken.has(candidate) ? null : await this.claimProject(candidate, name);
       if (made) return made;
     }
     throw new StorageError('PROJECT_EXISTS', `could not find a free project id for ${JSON.stringify(name)}`);
@@ -95,19 +127,20 @@ export class StorageService implements StorageApi, FaultControl {
   /**
    * project.json is written to a temp file and hard-linked into place: link()
    * fails with EEXIST if the project exists, so two creators of one id can
-   * never both succeed, and the file never appears half-written.
+   * never both succeed, and the file never appears half-written. A folder
+   * that already exists without project.json is the editor's (or someone's):
+   * it is never taken over.
    */
-  private async claimProject(id: string, name: string, explicit: true): Promise<ProjectInfo>;
-  private async claimProject(id: string, name: string, explicit: false): Promise<ProjectInfo | null>;
-  private async claimProject(id: string, name: string, explicit: boolean): Promise<ProjectInfo | null> {
+  private async claimProject(id: string, name: string): Promise<ProjectInfo | null> {
     const dir = join(this.projectsDir, id);
-    const info: ProjectInfo = { id, name, createdAt: new Date().toISOString() };
+    const info: ProjectInfo = { id, folder: id, name, createdAt: new Date().toISOString() };
+    if (await this.exists(dir)) return null;
     await this.fs.mkdir(dir);
     const target = join(dir, PROJECT_FILE);
     const temp = makeTempName(target);
     const file = await this.fs.open(temp, 'wx');
     try {
-      await file.writeAll(JSON.stringify(info, null, 2));
+      await file.writeAll(JSON.stringify({ id, name, createdAt: info.createdAt }, null, 2));
       await file.sync();
     } finally {
       await file.close();
@@ -116,7 +149,6 @@ export class StorageService implements StorageApi, FaultControl {
       await this.fs.link(temp, target);
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw StorageError.from(err, 'STORAGE_IO');
-      if (explicit) throw new StorageError('PROJECT_EXISTS', `a project with id ${id} already exists`, { projectId: id });
       return null;
     } finally {
       await this.fs.unlink(temp).catch(() => undefined); // the link holds the content now
@@ -124,24 +156,40 @@ export class StorageService implements StorageApi, FaultControl {
     for (const sub of ['uploads/images', 'uploads/videos', 'uploads/audios', 'uploads/files', 'pages/global']) {
       await this.fs.mkdir(join(dir, sub));
     }
-    const store = await this.store(id);
-    await store.enqueue(ops.initialise());
     return info;
   }
 
-  async listProjects(): Promise<ProjectInfo[]> {
-    let entries;
+  private async exists(path: string): Promise<boolean> {
     try {
-      entries = await this.fs.readdir(this.projectsDir);
+      await this.fs.stat(path);
+      return true;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return false;
+      throw StorageError.from(err, 'STORAGE_IO');
+    }
+  }
+
+  /** Editor projects under their UUIDs, then folders without an entry under their folder names. */
+  async listProjects(): Promise<ProjectInfo[]> {
+    let dirents;
+    try {
+      dirents = await this.fs.readdir(this.projectsDir);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return []; // no project created yet
       throw StorageError.from(err, 'STORAGE_IO');
     }
+    const folders = new Set(dirents.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name));
     const out: ProjectInfo[] = [];
-    for (const e of entries) {
-      if (!e.isDirectory() || e.name.startsWith('.')) continue;
+    const listed = new Set<string>();
+    for (const entry of await this.registry.entries()) {
+      if (!folders.has(entry.folderName) || listed.has(entry.folderName)) continue;
+      listed.add(entry.folderName);
+      out.push(await this.projectInfo({ id: entry.id, folder: entry.folderName, entry }));
+    }
+    for (const folder of folders) {
+      if (listed.has(folder)) continue;
       try {
-        out.push(await this.projectInfo(e.name));
+        out.push(await this.projectInfo({ id: folder, folder, entry: null }));
       } catch (err) {
         if (!(err instanceof StorageError && err.code === 'PROJECT_NOT_FOUND')) throw err;
       }
@@ -150,12 +198,19 @@ export class StorageService implements StorageApi, FaultControl {
   }
 
   async getProject(projectId: string): Promise<ProjectInfo> {
-    assertId('projectId', projectId);
-    return this.projectInfo(projectId);
+    return this.projectInfo(await this.resolve(projectId));
   }
 
-  private async projectInfo(id: string): Promise<ProjectInfo> {
-    const dir = join(this.projectsDir, id);
+  /** A project id (an editor UUID, or a folder name) → its canonical id and folder; PROJECT_NOT_FOUND if none. */
+  private async resolve(projectId: string): Promise<ResolvedProject> {
+    assertId('projectId', projectId);
+    const found = await this.registry.resolve(projectId);
+    if (!found) throw new StorageError('PROJECT_NOT_FOUND', `no project with id ${projectId}`, { projectId });
+    return found;
+  }
+
+  private async projectInfo({ id, folder, entry }: ResolvedProject): Promise<ProjectInfo> {
+    const dir = join(this.projectsDir, folder);
     let stats;
     try {
       stats = await this.fs.stat(dir);
@@ -164,31 +219,45 @@ export class StorageService implements StorageApi, FaultControl {
       throw StorageError.from(err, 'STORAGE_IO');
     }
     if (!stats.isDirectory()) throw new StorageError('PROJECT_NOT_FOUND', `no project with id ${id}`, { projectId: id });
+    const born = new Date(Number(stats.birthtimeMs)).toISOString();
+    if (entry) {
+      return { id, folder, name: typeof entry.name === 'string' ? entry.name : folder, createdAt: typeof entry.created === 'string' ? entry.created : born };
+    }
     try {
       const raw = JSON.parse((await this.fs.readFile(join(dir, PROJECT_FILE))).toString('utf8')) as Partial<ProjectInfo>;
       return {
         id,
+        folder,
         name: typeof raw.name === 'string' ? raw.name : id,
-        createdAt: typeof raw.createdAt === 'string' ? raw.createdAt : new Date(Number(stats.birthtimeMs)).toISOString(),
+        createdAt: typeof raw.createdAt === 'string' ? raw.createdAt : born,
       };
     } catch {
       // A project made by the editor before mediastore has no project.json: its folder is the project.
-      return { id, name: id, createdAt: new Date(Number(stats.birthtimeMs)).toISOString() };
+      return { id, folder, name: id, createdAt: born };
     }
   }
 
   async deleteProject(projectId: string): Promise<void> {
-    await this.getProject(projectId);
-    const store = this.stores.get(projectId);
-    this.stores.delete(projectId);
+    const project = await this.resolve(projectId);
+    const store = this.stores.get(project.id);
+    this.stores.delete(project.id);
+    for (const [alias, id] of this.aliases) if (id === project.id) this.aliases.delete(alias);
     if (store) await (await store.catch(() => null))?.close();
     // Rename first so the project disappears at once, even if removing its files takes a while.
-    const trash = join(this.projectsDir, `.deleted-${projectId}-${randomBytes(4).toString('hex')}`);
+    const trash = join(this.projectsDir, `.deleted-${project.folder}-${randomBytes(4).toString('hex')}`);
     try {
-      await this.fs.rename(join(this.projectsDir, projectId), trash);
+      await this.fs.rename(join(this.projectsDir, project.folder), trash);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') throw new StorageError('PROJECT_NOT_FOUND', `no project with id ${projectId}`, { projectId });
       throw StorageError.from(err, 'STORAGE_IO');
+    }
+    if (project.entry) {
+      // The editor must not list a project whose folder is gone.
+      await this.registry.update(async (projects) => {
+        const at = projects.findIndex((e) => isUsableEntry(e) && e.id === project.id);
+        if (at !== -1) projects.splice(at, 1);
+        return { write: at !== -1, result: undefined };
+      });
     }
     await this.fs.rm(trash);
   }
@@ -212,7 +281,7 @@ export class StorageService implements StorageApi, FaultControl {
 
   async addMedia(projectId: string, records: NewMediaRecord[]): Promise<MediaRecord[]> {
     const valid = parseNewMediaRecords(records) as NewMediaRecord[];
-    return (await this.store(projectId)).enqueue(ops.addMedia(valid));
+    return (await this.writable(projectId)).enqueue(ops.addMedia(valid));
   }
 
   async updateMetadata(projectId: string, fileId: string, patch: MetadataPatch): Promise<MediaRecord> {
@@ -223,14 +292,14 @@ export class StorageService implements StorageApi, FaultControl {
         throw new StorageError('INVALID_INPUT', `Expected metadata \`${k}\` to be a string, got ${typeof v}`, { field: k });
       }
     }
-    return (await this.store(projectId)).enqueue(ops.updateMetadata(fileId, patch));
+    return (await this.writable(projectId)).enqueue(ops.updateMetadata(fileId, patch));
   }
 
   async deleteMedia(projectId: string, fileIds: string[]): Promise<DeleteMediaResult> {
     if (!Array.isArray(fileIds) || fileIds.some((id) => typeof id !== 'string')) {
       throw new StorageError('INVALID_INPUT', 'Expected `fileIds` to be an array of strings');
     }
-    return (await this.store(projectId)).enqueue(ops.deleteMedia(fileIds));
+    return (await this.writable(projectId)).enqueue(ops.deleteMedia(fileIds));
   }
 
   // --- content and usage ------------------------------------------------------
@@ -239,7 +308,7 @@ export class StorageService implements StorageApi, FaultControl {
     contentFileOf(source);
     const text = serializeContent(content, MAX_CONTENT_BYTES);
     const paths = extractMediaPaths(content);
-    return (await this.store(projectId)).enqueue(ops.saveContent(source, text, paths));
+    return (await this.writable(projectId)).enqueue(ops.saveContent(source, text, paths));
   }
 
   async readContent(projectId: string, source: UsageSource): Promise<unknown> {
@@ -264,7 +333,7 @@ export class StorageService implements StorageApi, FaultControl {
       if (errnoCode(err) === 'ENOENT') throw new StorageError('PAGE_NOT_FOUND', `no saved content for ${source}`, { projectId, source });
       throw StorageError.from(err, 'STORAGE_IO');
     }
-    await store.enqueue(ops.deleteContent(source));
+    await (await this.writable(projectId)).enqueue(ops.deleteContent(source));
   }
 
   async setUsage(projectId: string, source: UsageSource, mediaPaths: string[]): Promise<SaveContentResult> {
@@ -274,18 +343,20 @@ export class StorageService implements StorageApi, FaultControl {
     }
     // Accept the same spellings as content does (relative form, full URLs).
     const paths = extractMediaPaths(mediaPaths);
-    return (await this.store(projectId)).enqueue(ops.setUsage(source, paths));
+    return (await this.writable(projectId)).enqueue(ops.setUsage(source, paths));
   }
 
   async refreshUsage(projectId: string): Promise<RefreshUsageResult> {
-    const store = await this.store(projectId);
+    const store = await this.writable(projectId);
     // Read and scan the content files before queueing: not under the lock.
     return store.enqueue(ops.refreshUsage('all', await store.scanContent()));
   }
 
   async usage(projectId: string, fileId: string): Promise<UsageInfo> {
     const rec = await this.getMedia(projectId, fileId);
-    return { fileId: rec.id, filename: rec.filename, usedIn: [...rec.usedIn], isInUse: rec.usedIn.length > 0 };
+    // The answer promises an array: a record without the key is used nowhere.
+    const usedIn = [...usedInOf(rec)];
+    return { fileId: rec.id, filename: rec.filename, usedIn, isInUse: usedIn.length > 0 };
   }
 
   // --- service ------------------------------------------------------------------
@@ -327,20 +398,50 @@ export class StorageService implements StorageApi, FaultControl {
   /** The open store of a project, opening (sweeping, validating, recovering) it on first use. */
   private async store(projectId: string): Promise<ProjectStore> {
     assertId('projectId', projectId);
-    let pending = this.stores.get(projectId);
+    const known = this.stores.get(this.aliases.get(projectId) ?? projectId);
+    if (known) return known;
+    const project = await this.resolve(projectId);
+    // Keyed by the canonical id: a UUID and its folder name share one store.
+    if (project.id !== projectId) this.aliases.set(projectId, project.id);
+    let pending = this.stores.get(project.id);
     if (!pending) {
-      pending = this.openStore(projectId);
-      this.stores.set(projectId, pending);
+      pending = this.openStore(project);
+      this.stores.set(project.id, pending);
       pending.catch(() => {
-        if (this.stores.get(projectId) === pending) this.stores.delete(projectId);
+        if (this.stores.get(project.id) === pending) this.stores.delete(project.id);
       });
     }
     return pending;
   }
 
-  private async openStore(projectId: string): Promise<ProjectStore> {
-    await this.projectInfo(projectId);
-    const store = new ProjectStore(projectId, join(this.projectsDir, projectId), {
+  /**
+   * The store of a project for an operation that writes. Opening a project
+   * never writes media.json (the editor may be running on the same files, and
+   * its library must be opened as it is), so the usage reconciliation that
+   * trims marks a killed process left behind (see the operation) goes out with
+   * the first write instead, in the same batch: it is enqueued first, so it
+   * applies before the operation (a delete then sees the trimmed marks).
+   * Until then reads may show such an over-mark — harmless by design.
+   */
+  private async writable(projectId: string): Promise<ProjectStore> {
+    const store = await this.store(projectId);
+    if (!this.reconciled.has(store)) {
+      this.reconciled.add(store);
+      store.enqueue(ops.refreshUsage('withFiles')).then(
+        (usage) => this.logger.info({ project: projectId, usageSources: usage.sources }, 'usage reconciled with the content files'),
+        (err: unknown) => {
+          this.reconciled.delete(store); // try again with the next write
+          if (!(err instanceof StorageError && err.code === 'CORRUPT_DOCUMENT')) {
+            this.logger.warn({ project: projectId, err }, 'reconciling usage failed; the next write tries again');
+          }
+        },
+      );
+    }
+    return store;
+  }
+
+  private async openStore(project: ResolvedProject): Promise<ProjectStore> {
+    const store = new ProjectStore(project.id, join(this.projectsDir, project.folder), {
       fs: this.fs,
       logger: this.logger,
       counters: this.counters,
@@ -349,24 +450,12 @@ export class StorageService implements StorageApi, FaultControl {
       isThreadAlive: (id) => !this.deadThreads.has(id),
       onLockTakeover: (taken) => {
         taken.enqueue(ops.refreshUsage('withFiles')).catch((err: unknown) =>
-          this.logger.warn({ project: projectId, err }, 'usage reconcile after a lock takeover failed; the next open reconciles'),
+          this.logger.warn({ project: project.id, err }, 'usage reconcile after a lock takeover failed; the next write reconciles'),
         );
       },
     });
     const opened = await store.open();
-    // A process killed between the two commits of a content batch leaves
-    // over-marks (safe, but a file then looks used that no page uses). The
-    // content files on disk are the truth, so opening a project reconciles
-    // the usage of every source that has one; the commit only writes when
-    // some mark actually differs. The files are scanned before the lock.
-    let usage: RefreshUsageResult | null = null;
-    try {
-      usage = await store.enqueue(ops.refreshUsage('withFiles', await store.scanContent()));
-    } catch (err) {
-      // A corrupt library stays open and refuses every access until repaired.
-      if (!(err instanceof StorageError && err.code === 'CORRUPT_DOCUMENT')) throw err;
-    }
-    this.logger.info({ project: projectId, ...opened, usageSources: usage?.sources ?? null }, 'project opened');
+    this.logger.info({ project: project.id, folder: project.folder, ...opened }, 'project opened');
     return store;
   }
 }

@@ -59,10 +59,11 @@ async function writeJsonAtomic(file: string, doc: MediaDocument): Promise<void> 
 function applyUsage(doc: MediaDocument, op: UsageOp): void {
   const wanted = new Set(op.paths);
   for (const file of doc.files) {
-    const at = file.usedIn.indexOf(op.pageId);
-    if (at !== -1) file.usedIn.splice(at, 1);
+    const usedIn = (file.usedIn ??= []);
+    const at = usedIn.indexOf(op.pageId);
+    if (at !== -1) usedIn.splice(at, 1);
     const matches = wanted.has(file.path) || Object.values(file.sizes).some((v) => wanted.has(v.path));
-    if (matches) file.usedIn.push(op.pageId);
+    if (matches) usedIn.push(op.pageId);
   }
 }
 

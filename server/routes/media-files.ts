@@ -20,8 +20,9 @@ export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: AppDeps
     const record = await storage.getMedia(projectId, fileId);
     const location = folderOfPath(record.path);
     if (!location) throw new StorageError('MEDIA_NOT_FOUND', `Media ${fileId} has no servable path`);
+    const { folder } = await storage.getProject(projectId);
     try {
-      await sendFile(ctx, join(uploadsDirOf(dataDir, projectId), location.folder, location.filename), location.filename);
+      await sendFile(ctx, join(uploadsDirOf(dataDir, folder), location.folder, location.filename), location.filename);
     } catch (err) {
       if (err instanceof FileMissing) throw new StorageError('MEDIA_NOT_FOUND', `The binary of media ${fileId} (${record.filename}) is missing`);
       throw err;
@@ -33,12 +34,12 @@ export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: AppDeps
     const folder = ctx.params.folder;
     if (!isMediaFolder(folder)) throw new HttpError(404, 'NOT_FOUND', `No upload folder ${JSON.stringify(folder)}`);
     const filename = requireFilename(ctx.params.filename);
+    // An unknown project is PROJECT_NOT_FOUND; a known one tells where its files live.
+    const project = await storage.getProject(projectId);
     try {
-      await sendFile(ctx, join(uploadsDirOf(dataDir, projectId), folder, filename), filename);
+      await sendFile(ctx, join(uploadsDirOf(dataDir, project.folder), folder, filename), filename);
     } catch (err) {
       if (!(err instanceof FileMissing)) throw err;
-      // Say which thing is unknown: the project (getProject throws) or the file.
-      await storage.getProject(projectId);
       throw new StorageError('MEDIA_NOT_FOUND', `No file ${folder}/${filename} in project ${projectId}`);
     }
   });

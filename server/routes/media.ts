@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { StorageError } from '../../shared/errors.js';
-import type { MediaRecord, MetadataPatch } from '../../shared/media-types.js';
+import { metadataFieldsFor, type MediaRecord, type MetadataPatch } from '../../shared/media-types.js';
 import type { AppDeps, AppRouter } from '../http/app-deps.js';
 import { HttpError } from '../http/http-error.js';
 import { ID_PATTERN, requireId } from '../http/id-params.js';
@@ -27,10 +27,6 @@ const BulkDeleteBody = z.object({
   fileIds: z.array(z.string()).min(1, 'must list at least one id').max(1000, 'must list at most 1000 ids'),
 });
 
-/** Which metadata fields each kind of media keeps. */
-function metadataKeysFor(type: string): ReadonlyArray<keyof MetadataPatch> {
-  return type.startsWith('image/') ? ['alt', 'title', 'caption'] : ['title', 'description'];
-}
 
 export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
   const { storage, config, dataDir, logger } = deps;
@@ -52,8 +48,8 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
       throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `The upload request is larger than ${config.maxRequestBytes} bytes`, { limit: config.maxRequestBytes }, { Connection: 'close' });
     }
     // An unknown project is refused before a byte of the body is stored.
-    await storage.getProject(projectId);
-    const uploadsDir = uploadsDirOf(dataDir, projectId);
+    const project = await storage.getProject(projectId);
+    const uploadsDir = uploadsDirOf(dataDir, project.folder);
     await ensureUploadFolders(uploadsDir, projectId);
 
     const { prepared, rejected } = await receiveUploads(ctx.req, {
@@ -94,7 +90,7 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
     const fileId = requireId(ctx.params.fileId, 'fileId');
     const body = validateBody(MetadataBody, await readJsonBody(ctx, config.jsonBodyLimit));
     const record = await storage.getMedia(projectId, fileId);
-    const keys = metadataKeysFor(record.type);
+    const keys = metadataFieldsFor(record.type);
     const patch: MetadataPatch = {};
     for (const key of keys) {
       const value = body[key];
@@ -164,7 +160,7 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
 
 /** After the records are gone: remove their variants and originals; failures are logged, not fatal. */
 async function removeBinaries(deps: AppDeps, projectId: string, records: readonly MediaRecord[], requestId: string): Promise<void> {
-  const uploadsDir = uploadsDirOf(deps.dataDir, projectId);
+  const uploadsDir = uploadsDirOf(deps.dataDir, (await deps.storage.getProject(projectId)).folder);
   const failures = await removeFiles(records.flatMap((r) => binaryPathsOf(uploadsDir, r)));
   reportRemoval(deps.logger, requestId, failures);
 }

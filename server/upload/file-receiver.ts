@@ -158,8 +158,6 @@ export class FileReceiver {
         await this.reject(code, verdict.notSvg ? `The content is ${verdict.reason}; accepted types are ${ACCEPTED_LABELS}` : verdict.reason);
         return undefined;
       }
-      width = verdict.width;
-      height = verdict.height;
       try {
         this.claimed = await claimName(folderDir, slugify(this.originalName), type.ext);
         this.written.push(this.claimed.path);
@@ -197,22 +195,7 @@ export class FileReceiver {
       }
     }
 
-    return {
-      record: {
-        id: randomUUID(),
-        filename: claimed.filename,
-        originalName: this.originalName,
-        type: type.mime,
-        size: this.received,
-        uploaded: new Date().toISOString(),
-        path: `${urlDir}/${claimed.filename}`,
-        metadata: {},
-        width,
-        height,
-        sizes,
-      },
-      paths: [...this.written],
-    };
+    return { record: editorRecord(type, claimed.filename, this.originalName, this.received, `${urlDir}/${claimed.filename}`, width, height, sizes), paths: [...this.written] };
   }
 
   private cap(): number {
@@ -265,4 +248,39 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
     const { bytesWritten } = await handle.write(data, offset, data.byteLength - offset);
     offset += bytesWritten;
   }
+}
+
+/**
+ * A new record in the editor's own shape (EDITOR-FORMAT.md), so the editor
+ * reads mediastore's uploads like its own: the editor's metadata keys (`alt`,
+ * `title` for images and other files; `title`, `description` for video and
+ * audio), width/height keys only for raster images (none for SVG, video,
+ * audio, PDF), `thumbnail: null` for videos, and no usedIn (the storage adds
+ * it when usage is first set). Variants are `{ path, width, height }` plus
+ * mediastore's `filename` and `size` (see MediaSizeVariant).
+ */
+function editorRecord(
+  type: AcceptedType,
+  filename: string,
+  originalName: string,
+  size: number,
+  path: string,
+  width: number | null,
+  height: number | null,
+  sizes: NewMediaRecord['sizes'],
+): NewMediaRecord {
+  const timed = type.kind === 'video' || type.kind === 'audio';
+  return {
+    id: randomUUID(),
+    filename,
+    originalName,
+    type: type.mime,
+    size,
+    uploaded: new Date().toISOString(),
+    path,
+    metadata: timed ? { title: '', description: '' } : { alt: '', title: '' },
+    ...(type.raster ? { width, height } : {}),
+    sizes,
+    ...(type.kind === 'video' ? { thumbnail: null } : {}),
+  };
 }

@@ -29,7 +29,7 @@ export const ACCEPTED_TYPES: readonly AcceptedType[] = [
   { mime: 'image/svg+xml', kind: 'image', folder: 'images', ext: 'svg', extensions: ['svg'], raster: false, label: 'SVG' },
   { mime: 'video/mp4', kind: 'video', folder: 'videos', ext: 'mp4', extensions: ['mp4', 'm4v'], raster: false, label: 'MP4' },
   { mime: 'audio/mpeg', kind: 'audio', folder: 'audios', ext: 'mp3', extensions: ['mp3', 'mpga'], raster: false, label: 'MP3' },
-  { mime: 'application/pdf', kind: 'pdf', folder: 'files', ext: 'pdf', extensions: ['pdf'], raster: false, label: 'PDF' },
+  { mime: 'application/pdf', kind: 'pdf', folder: 'images', ext: 'pdf', extensions: ['pdf'], raster: false, label: 'PDF' },
 ];
 
 export const SVG_TYPE: AcceptedType = ACCEPTED_TYPES.find((t) => t.mime === 'image/svg+xml')!;

@@ -14,9 +14,13 @@ export function isMediaFolder(value: string | undefined): value is MediaFolder {
   return MEDIA_FOLDERS.some((f) => f === value);
 }
 
-/** `<dataDir>/projects/<projectId>/uploads` (projectId must already be validated). */
-export function uploadsDirOf(dataDir: string, projectId: string): string {
-  return join(dataDir, 'projects', projectId, 'uploads');
+/**
+ * `<dataDir>/projects/<folder>/uploads`. `folder` is the project's folder as
+ * the storage reports it (`ProjectInfo.folder`): an editor project's URL id
+ * is a UUID while its files live under its `folderName`.
+ */
+export function uploadsDirOf(dataDir: string, folder: string): string {
+  return join(dataDir, 'projects', folder, 'uploads');
 }
 
 /** `/uploads/images/a.jpg` (or without the leading slash) → { folder, filename }; undefined for anything else. */

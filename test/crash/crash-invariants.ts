@@ -144,7 +144,7 @@ export function checkMarks(image: DiskImage, history: History): string[] {
         problems.push(`${path} uses ${mediaPath}, whose record is gone from media.json`);
       }
       for (const id of ids) {
-        if (!byId.get(id)!.usedIn.includes(source)) problems.push(`under-marked: ${path} uses ${mediaPath} but ${id}.usedIn lacks ${source}`);
+        if (!(byId.get(id)!.usedIn ?? []).includes(source)) problems.push(`under-marked: ${path} uses ${mediaPath} but ${id}.usedIn lacks ${source}`);
       }
     }
   }

@@ -60,10 +60,10 @@ Doctor('lists missing bytes and orphans; --fix rebuilds usage and removes only o
     const [good, missing] = makeImageRecords(2, 'pic');
     const goodSizes = Object.values(good!.sizes);
     // `good` has every file; `missing` has its original but lost its thumb.
-    for (const name of [good!.filename, ...goodSizes.map((v) => v.filename), missing!.filename]) {
+    for (const name of [good!.filename, ...goodSizes.map((v) => v.filename!), missing!.filename]) {
       await writeFile(join(images, name), 'bytes');
     }
-    for (const v of Object.values(missing!.sizes)) if (!v.filename.includes('thumb')) await writeFile(join(images, v.filename), 'bytes');
+    for (const v of Object.values(missing!.sizes)) if (!v.filename!.includes('thumb')) await writeFile(join(images, v.filename!), 'bytes');
     await live.addMedia('site', [good!, missing!]);
 
     // Two orphans: one two hours old (removable), one fresh (maybe an upload in progress).

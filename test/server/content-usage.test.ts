@@ -231,7 +231,7 @@ Content('autosave bursts: page + header + footer in parallel, several clients, m
     const want = expected.get(record.id);
     if (!want) continue;
     // Sources from earlier tests (home) no longer reference anything; only these sources can.
-    assert.equal([...record.usedIn].sort(), [...want].sort(), `usedIn of ${record.filename}`);
+    assert.equal([...(record.usedIn ?? [])].sort(), [...want].sort(), `usedIn of ${record.filename}`);
     checked += 1;
   }
   assert.is(checked, files.length);
@@ -253,7 +253,7 @@ Content('delete while in use: 409 with usedIn, record and binaries kept', async 
   assert.is(res.json.filename, f.filename);
   const dir = uploadsDir(server, P);
   assert.ok(existsSync(join(dir, 'images', f.filename)));
-  assert.ok(existsSync(join(dir, 'images', f.sizes.thumb!.filename)));
+  assert.ok(existsSync(join(dir, 'images', f.sizes.thumb!.filename!)));
   assert.is((await server.request('GET', `/api/media/projects/${P}/media/${f.id}/usage`)).status, 200);
   await server.request('POST', `/api/projects/${P}/pages/home/content`, { json: {} });
 });
@@ -261,12 +261,12 @@ Content('delete while in use: 409 with usedIn, record and binaries kept', async 
 Content('delete unused: 200, record gone, original and variants removed; then 404', async () => {
   const f = files[1]!;
   const dir = uploadsDir(server, P);
-  assert.ok(existsSync(join(dir, 'images', f.sizes.thumb!.filename)));
+  assert.ok(existsSync(join(dir, 'images', f.sizes.thumb!.filename!)));
   const res = await server.request('DELETE', `/api/media/projects/${P}/media/${f.id}`);
   assert.is(res.status, 200, res.text);
   assert.equal(res.json, { success: true, message: `${f.filename} deleted`, fileId: f.id, filename: f.filename });
   assert.not.ok(existsSync(join(dir, 'images', f.filename)));
-  assert.not.ok(existsSync(join(dir, 'images', f.sizes.thumb!.filename)));
+  assert.not.ok(existsSync(join(dir, 'images', f.sizes.thumb!.filename!)));
   assertError(await server.request('GET', `/api/media/projects/${P}/media/${f.id}/usage`), 404, 'MEDIA_NOT_FOUND');
   assertError(await server.request('DELETE', `/api/media/projects/${P}/media/${f.id}`), 404, 'MEDIA_NOT_FOUND');
   assertError(await server.request('DELETE', `/api/media/projects/nope/media/${f.id}`), 404, 'PROJECT_NOT_FOUND');

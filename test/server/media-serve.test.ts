@@ -225,7 +225,7 @@ Serve('unknown file, id, project; a record whose binary is missing', async () =>
   assertError(await get(`/api/media/projects/${P}/media/00000000-0000-0000-0000-000000000000`), 404, 'MEDIA_NOT_FOUND');
   assertError(await get(`/api/media/projects/nope/media/${image.id}`), 404, 'PROJECT_NOT_FOUND');
   assertError(await get(`/api/media/projects/${P}/media/not.an.id`), 400, 'INVALID_ID');
-  await unlink(join(uploadsDir(server, P), 'files', doc.filename));
+  await unlink(join(uploadsDir(server, P), 'images', doc.filename)); // the editor keeps a PDF in images/
   assertError(await get(byId(doc)), 404, 'MEDIA_NOT_FOUND');
   assertError(await get(byName(doc)), 404, 'MEDIA_NOT_FOUND');
 });

@@ -20,8 +20,9 @@ Projects.after(async () => {
 });
 
 function checkProject(p: Record<string, unknown>, id: string, name: string): void {
-  assert.equal(Object.keys(p).sort(), ['createdAt', 'id', 'name']);
+  assert.equal(Object.keys(p).sort(), ['createdAt', 'folder', 'id', 'name']);
   assert.is(p.id, id);
+  assert.is(p.folder, id, 'a project mediastore creates lives in a folder named by its id');
   assert.is(p.name, name);
   assert.is(new Date(String(p.createdAt)).toISOString(), p.createdAt);
 }
@@ -64,7 +65,7 @@ Projects('list and get', async () => {
   assert.equal(Object.keys(list.json), ['projects']);
   const projects = list.json.projects as ProjectInfo[];
   assert.ok(projects.length >= 3);
-  for (const p of projects) assert.equal(Object.keys(p).sort(), ['createdAt', 'id', 'name']);
+  for (const p of projects) assert.equal(Object.keys(p).sort(), ['createdAt', 'folder', 'id', 'name']);
   assert.ok(projects.some((p) => p.id === 'my-site' && p.name === 'My Site'));
   const one = await server.request('GET', '/api/projects/my-site');
   assert.is(one.status, 200);

@@ -55,7 +55,7 @@ test('1,000 concurrent usage saves all land in far fewer commits than operations
     // Every page's usage equals what its last save implies, exactly.
     const doc = await client.listMedia('p');
     for (const [page, ids] of expected) {
-      const marked = new Set(doc.files.filter((f) => f.usedIn.includes(page)).map((f) => f.id));
+      const marked = new Set(doc.files.filter((f) => f.usedIn?.includes(page)).map((f) => f.id));
       assert.equal([...marked].sort(), [...ids].sort(), `usage of ${page}`);
     }
     // And the file on disk agrees with memory.

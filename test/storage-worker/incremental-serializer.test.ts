@@ -85,9 +85,9 @@ test('random copy-on-write edits over many commits always match JSON.stringify',
     files = files.map((rec) => {
       switch (rand(8)) {
         case 0: // usage changed: usedIn replaced, metadata copied with the same values (as drafts do)
-          return { ...rec, metadata: { ...rec.metadata }, usedIn: rec.usedIn.includes('p') ? rec.usedIn.filter((x) => x !== 'p') : [...rec.usedIn, 'p'] };
+          return { ...rec, metadata: { ...rec.metadata }, usedIn: rec.usedIn?.includes('p') ? rec.usedIn.filter((x) => x !== 'p') : [...(rec.usedIn ?? []), 'p'] };
         case 1: // metadata edited
-          return { ...rec, metadata: { ...rec.metadata, caption: `c${round}` }, usedIn: [...rec.usedIn] };
+          return { ...rec, metadata: { ...rec.metadata, caption: `c${round}` }, usedIn: [...(rec.usedIn ?? [])] };
         case 2: // a field another tool added, before usedIn in key order
           return { ...rec, extra: round } as MediaRecord;
         default:

@@ -169,7 +169,7 @@ test('reads are fresh across two storage workers on one data dir', async () => {
   }
 });
 
-test('opening a project trims marks a killed process left behind, and leaves file-less usage alone', async () => {
+test('the first write after opening trims marks a killed process left behind (opening itself writes nothing), and leaves file-less usage alone', async () => {
   const dir = await makeTempDir('reconcile');
   try {
     let client = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
@@ -184,11 +184,18 @@ test('opening a project trims marks a killed process left behind, and leaves fil
     // and trimming the old marks leaves on disk: b still marked by home.
     const mediaPath = join(uploads(dir), 'media.json');
     const doc = parseMediaDocument(await readFile(mediaPath, 'utf8'));
-    doc.files.find((f) => f.id === b!.id)!.usedIn.push('home');
+    (doc.files.find((f) => f.id === b!.id)!.usedIn ??= []).push('home');
     await writeFile(mediaPath, JSON.stringify(doc, null, 2));
 
+    const leftover = await readFile(mediaPath);
     client = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
     try {
+      // Opening and reading never write media.json (the editor may share the
+      // files): the leftover mark is still there, over-marked is the safe side.
+      assert.equal((await client.usage('p', b!.id)).usedIn, ['home']);
+      assert.ok((await readFile(mediaPath)).equals(leftover), 'opening and reading left media.json as it was');
+      // The first write carries the reconciliation, applied before the write itself.
+      await client.updateMetadata('p', c!.id, { alt: 'first write' });
       assert.equal((await client.usage('p', a!.id)).usedIn, ['home']);
       assert.equal((await client.usage('p', b!.id)).usedIn, [], 'the leftover mark is gone: home.json does not use b');
       assert.equal((await client.usage('p', c!.id)).usedIn, ['ghost'], 'usage of a source without a content file is kept');

@@ -114,7 +114,7 @@ function verifyAcks(
       continue;
     }
     for (const id of onDisk.fileIds as string[]) {
-      if (!byId.get(id)?.usedIn.includes(page)) problems.push(`page ${page}: media ${id} is not marked as used (under-marked)`);
+      if (!byId.get(id)?.usedIn?.includes(page)) problems.push(`page ${page}: media ${id} is not marked as used (under-marked)`);
     }
   }
   for (const [id, n] of lastMeta) {

@@ -99,7 +99,7 @@ async function oneRound(round: number): Promise<void> {
     const problems: string[] = [];
     const marked = new Map<string, Set<string>>();
     for (const rec of doc.files) {
-      for (const source of rec.usedIn) {
+      for (const source of rec.usedIn ?? []) {
         let ids = marked.get(source);
         if (!ids) marked.set(source, (ids = new Set()));
         ids.add(rec.id);
