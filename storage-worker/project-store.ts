@@ -33,6 +33,7 @@ import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
 import { applyContentChanges, type ContentChange } from './content-batch.js';
 import { contentFileOf, sourceOfGlobalFile, sourceOfPageFile } from './content-files.js';
 import { DocumentDraft, usageBySourceOf, type CommittedState } from './document-draft.js';
+import { fsyncDirectory } from './directory-sync.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import { sweepLeftovers } from './leftover-sweep.js';
 import { isTransientError, withRetry } from './retry-policy.js';
@@ -549,6 +550,10 @@ export class ProjectStore {
         const dir = dirname(path);
         if (!this.ensuredDirs.has(dir)) {
           await this.opts.fs.mkdir(dir);
+          // A folder mkdir may just have created is durable only once the
+          // folder holding it is fsynced (an fsync of the folder itself does
+          // not make its own name durable): every level up to the project.
+          for (let d = dir; d.startsWith(this.dir) && d !== this.dir; d = dirname(d)) await fsyncDirectory(this.opts.fs, dirname(d));
           this.ensuredDirs.add(dir);
         }
         changes.push({ path, text: action.text });

@@ -133,7 +133,10 @@ async function recover(image: DiskImage, deadThread: number): Promise<Recovered>
     await mkdir(projectDir, { recursive: true });
     await materialize(image, projectDir);
     // The recording thread has ended: its lock and temp files are a dead writer's.
-    const service = new StorageService({ dataDir, logLevel: 'silent', deadThreadIds: [deadThread], lockTimeoutMs: 3000 });
+    // A lock whose stamp a crash left unreadable cannot be judged: it is freed
+    // only after it stayed unchanged for the stale limit (watched on the
+    // opener's own clock). A short limit stands for "the restart waited it out".
+    const service = new StorageService({ dataDir, logLevel: 'silent', deadThreadIds: [deadThread], lockTimeoutMs: 3000, staleLockMs: 100 });
     let doc: MediaDocument | null = null;
     let error: string | null = null;
     try {

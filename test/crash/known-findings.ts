@@ -15,18 +15,6 @@ export interface KnownFinding {
 
 export const KNOWN_FINDINGS: KnownFinding[] = [
   {
-    scenario: 'first save into a project without page folders (made by the editor before mediastore)',
-    problem: /^on disk: pages\/global\/footer\.json is absent/,
-    why:
-      'the save creates pages/ and pages/global/ with mkdir and fsyncs pages/global after the rename, ' +
-      'but never the folders that hold the new folders (the project folder, pages/): POSIX does not make a ' +
-      "new directory's own name durable through an fsync of the directory, so a crash after the " +
-      'acknowledgment can lose the folder and with it the acknowledged file. On ext4 as usually mounted the ' +
-      'directory fsync commits the whole journal transaction, mkdir included, so there it holds in practice; ' +
-      'the model treats directories independently on purpose (crash-model.ts, N1) and does not rely on that. ' +
-      'Fix: fsync the parent of every directory mkdir created, before the content write is acknowledged.',
-  },
-  {
     problem: /^on disk: media\.json\.lock holds no stamp/,
     why:
       'the lock stamp is written to its temp file and link()ed into place without an fsync: after a power cut ' +
