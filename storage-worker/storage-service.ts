@@ -280,11 +280,13 @@ export class StorageService implements StorageApi, FaultControl {
   }
 
   async addMedia(projectId: string, records: NewMediaRecord[]): Promise<MediaRecord[]> {
+    const store = await this.writable(projectId);
     const valid = parseNewMediaRecords(records) as NewMediaRecord[];
-    return (await this.writable(projectId)).enqueue(ops.addMedia(valid));
+    return store.enqueue(ops.addMedia(valid));
   }
 
   async updateMetadata(projectId: string, fileId: string, patch: MetadataPatch): Promise<MediaRecord> {
+    const store = await this.writable(projectId);
     requireString('fileId', fileId);
     if (typeof patch !== 'object' || patch === null) throw new StorageError('INVALID_INPUT', 'Expected `patch` to be an object');
     for (const [k, v] of Object.entries(patch)) {
@@ -292,23 +294,25 @@ export class StorageService implements StorageApi, FaultControl {
         throw new StorageError('INVALID_INPUT', `Expected metadata \`${k}\` to be a string, got ${typeof v}`, { field: k });
       }
     }
-    return (await this.writable(projectId)).enqueue(ops.updateMetadata(fileId, patch));
+    return store.enqueue(ops.updateMetadata(fileId, patch));
   }
 
   async deleteMedia(projectId: string, fileIds: string[]): Promise<DeleteMediaResult> {
+    const store = await this.writable(projectId);
     if (!Array.isArray(fileIds) || fileIds.some((id) => typeof id !== 'string')) {
       throw new StorageError('INVALID_INPUT', 'Expected `fileIds` to be an array of strings');
     }
-    return (await this.writable(projectId)).enqueue(ops.deleteMedia(fileIds));
+    return store.enqueue(ops.deleteMedia(fileIds));
   }
 
   // --- content and usage ------------------------------------------------------
 
   async saveContent(projectId: string, source: UsageSource, content: unknown): Promise<SaveContentResult> {
+    const store = await this.writable(projectId);
     contentFileOf(source);
     const text = serializeContent(content, MAX_CONTENT_BYTES);
     const paths = extractMediaPaths(content);
-    return (await this.writable(projectId)).enqueue(ops.saveContent(source, text, paths));
+    return store.enqueue(ops.saveContent(source, text, paths));
   }
 
   async readContent(projectId: string, source: UsageSource): Promise<unknown> {
@@ -325,25 +329,26 @@ export class StorageService implements StorageApi, FaultControl {
   }
 
   async deleteContent(projectId: string, source: UsageSource): Promise<void> {
+    const store = await this.writable(projectId);
     contentFileOf(source);
-    const store = await this.store(projectId);
     try {
       await this.fs.stat(store.contentPath(source));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') throw new StorageError('PAGE_NOT_FOUND', `no saved content for ${source}`, { projectId, source });
       throw StorageError.from(err, 'STORAGE_IO');
     }
-    await (await this.writable(projectId)).enqueue(ops.deleteContent(source));
+    await store.enqueue(ops.deleteContent(source));
   }
 
   async setUsage(projectId: string, source: UsageSource, mediaPaths: string[]): Promise<SaveContentResult> {
+    const store = await this.writable(projectId);
     contentFileOf(source);
     if (!Array.isArray(mediaPaths) || mediaPaths.some((p) => typeof p !== 'string')) {
       throw new StorageError('INVALID_INPUT', 'Expected `mediaPaths` to be an array of strings');
     }
     // Accept the same spellings as content does (relative form, full URLs).
     const paths = extractMediaPaths(mediaPaths);
-    return (await this.writable(projectId)).enqueue(ops.setUsage(source, paths));
+    return store.enqueue(ops.setUsage(source, paths));
   }
 
   async refreshUsage(projectId: string): Promise<RefreshUsageResult> {
@@ -421,21 +426,26 @@ export class StorageService implements StorageApi, FaultControl {
    * trims marks a killed process left behind (see the operation) goes out with
    * the first write instead, in the same batch: it is enqueued first, so it
    * applies before the operation (a delete then sees the trimmed marks).
-   * Until then reads may show such an over-mark — harmless by design.
+   * Until then reads may show such an over-mark — harmless by design — or,
+   * in a library the editor wrote, no mark where a page uses a file (the
+   * editor's own reading: `usedIn` absent until usage is first computed).
+   * Every write call reconciles, even one its own validation then refuses,
+   * so the rule is simply "the first write call of a process".
    */
   private async writable(projectId: string): Promise<ProjectStore> {
     const store = await this.store(projectId);
     if (!this.reconciled.has(store)) {
       this.reconciled.add(store);
-      store.enqueue(ops.refreshUsage('withFiles')).then(
-        (usage) => this.logger.info({ project: projectId, usageSources: usage.sources }, 'usage reconciled with the content files'),
-        (err: unknown) => {
-          this.reconciled.delete(store); // try again with the next write
-          if (!(err instanceof StorageError && err.code === 'CORRUPT_DOCUMENT')) {
-            this.logger.warn({ project: projectId, err }, 'reconciling usage failed; the next write tries again');
-          }
-        },
-      );
+      // Queued before the caller's operation (callers that arrive meanwhile
+      // queue behind it too), and awaited: a call its own validation then
+      // refuses must not return before the reconcile it started is visible.
+      try {
+        const usage = await store.enqueue(ops.refreshUsage('withFiles'));
+        this.logger.info({ project: projectId, usageSources: usage.sources }, 'usage reconciled with the content files');
+      } catch (err) {
+        this.reconciled.delete(store); // try again with the next write
+        throw err;
+      }
     }
     return store;
   }

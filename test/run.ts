@@ -9,7 +9,7 @@
  * its own process group, so a deadline kill also ends the processes it
  * started (servers, storage children), which would otherwise outlive it.
  *
- *   node dist/test/run.js [filter]     (filter: substring of the file path)
+ *   node dist/test/run.js [filter…]    (filters: substrings of the path below dist/test; any may match)
  *   TEST_ROOT=dir                      run the tests under another directory (the runner's own test)
  */
 import { spawn } from 'node:child_process';
@@ -108,8 +108,10 @@ function sumAll(text: string, re: RegExp): number {
   return n;
 }
 
-const filter = process.argv[2];
-const files = (await findTests(root)).filter((f) => !filter || f.includes(filter));
+// Matched against the path below the test root, so the checkout's own path cannot match by accident.
+const filters = process.argv.slice(2);
+const filter = filters.join(' ');
+const files = (await findTests(root)).filter((f) => filters.length === 0 || filters.some((part) => relative(root, f).includes(part)));
 if (files.length === 0) {
   console.error(`no test files found${filter ? ` matching ${filter}` : ''}`);
   process.exit(1);

@@ -57,8 +57,17 @@ export class LibraryModel {
     for (const [source, rendered] of content) this.content.set(source, rendered);
   }
 
-  /** Opening a project trims and completes the marks of every source that has a content file. */
-  open(): void {
+  /** the processes that have written to the project since they opened it */
+  private readonly reconciledBy = new Set<string>();
+
+  /**
+   * Opening and reading never write media.json. A process's first write
+   * call on a project first reconciles the marks of every source that has a
+   * content file (trims and completes them), in the same commit.
+   */
+  beforeWrite(process: string): void {
+    if (this.reconciledBy.has(process)) return;
+    this.reconciledBy.add(process);
     this.rebuildUsage('withFiles');
   }
 
@@ -108,12 +117,12 @@ export class LibraryModel {
     return ok(added);
   }
 
-  /** Images keep alt, title, caption; everything else title, description; values are cut at 5000. */
+  /** Video and audio keep title, description; images and every other file alt, title, caption (the editor's rule); values are cut at 5000. */
   updateMetadata(id: string, patch: Record<string, unknown>): Outcome {
     if (Object.values(patch).some((v) => typeof v !== 'string')) return fail('INVALID_INPUT');
     const rec = this.find(id);
     if (!rec) return fail('MEDIA_NOT_FOUND');
-    const fields = rec.type.startsWith('image/') ? ['alt', 'title', 'caption'] : ['title', 'description'];
+    const fields = rec.type.startsWith('video/') || rec.type.startsWith('audio/') ? ['title', 'description'] : ['alt', 'title', 'caption'];
     for (const field of fields) {
       const value = patch[field];
       if (typeof value === 'string') rec.metadata[field] = value.slice(0, MAX_METADATA_LENGTH);

@@ -39,7 +39,6 @@ export async function runParallel(
   const state = materialise(initial);
   await writeInitialState(dataDir, projectId, initial.shape, state);
   const model = new LibraryModel(state.records, state.content);
-  model.open();
   for (const target of targets) {
     assertSameOutcome(`opening the ${initial.shape} library in ${target.name}`, 'listMedia', model.listMedia(), await target.call('listMedia', [projectId]));
   }

@@ -26,6 +26,9 @@ export interface SequenceOptions {
   upload?: (projectId: string, slots: readonly number[]) => Promise<Outcome>;
 }
 
+/** The calls that write (each reconciles the project's usage first, once per process). */
+const WRITE_METHODS = new Set(['addMedia', 'updateMetadata', 'deleteMedia', 'saveContent', 'deleteContent', 'setUsage', 'refreshUsage']);
+
 export async function runSequence(
   targets: readonly StorageTarget[],
   dataDir: string,
@@ -39,7 +42,6 @@ export async function runSequence(
   const state = materialise(initial);
   await writeInitialState(dataDir, projectId, initial.shape, state);
   const model = new LibraryModel(state.records, state.content);
-  model.open();
   for (const target of targets) {
     assertSameOutcome(`opening the ${initial.shape} library in ${target.name}`, 'listMedia', model.listMedia(), await target.call('listMedia', [projectId]));
   }
@@ -54,12 +56,14 @@ export async function runSequence(
       const answer = await upload(projectId, cmd.slots);
       if (!answer.ok) throw new Error(`${label}: refused with ${answer.code}`);
       // The server picks names and ids; whatever it picked must be a valid addition to the library as the model has it.
+      model.beforeWrite(actor.name);
       assertSameOutcome(`${label}, its records`, 'addMedia', model.addMedia(answer.value as NewModelRecord[]), answer);
       if (readAfterEachStep) await compareLibrary(targets, actor, dataDir, projectId, model, label);
       continue;
     }
     const call = callOf(cmd, model.records.map((r) => r.id), counter);
     const label = `step ${step} (${cmd.op} via ${actor.name}: ${call.method})`;
+    if (WRITE_METHODS.has(call.method)) model.beforeWrite(actor.name);
     const expected = expectedOf(model, call);
     assertSameOutcome(`${label}, its answer`, call.method, expected, await actor.call(call.method, call.args));
     if (readAfterEachStep) await compareLibrary(targets, actor, dataDir, projectId, model, label);
