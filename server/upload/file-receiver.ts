@@ -23,7 +23,7 @@ import type { UploadLimits } from '../config.js';
 import { ioError } from '../io-error.js';
 import { claimName, type ClaimedName } from './claim-name.js';
 import type { FileHandle } from 'node:fs/promises';
-import { ImageRejected, readRasterInfo, writeVariants } from './image-variants.js';
+import { ImageRejected, readRasterInfo, verifyDecodes, writeVariants } from './image-variants.js';
 import { ACCEPTED_LABELS, SVG_TYPE, type AcceptedType } from './media-kinds.js';
 import { extensionOf, slugify } from './slug.js';
 import { SNIFF_BYTES, sniff } from './sniff.js';
@@ -178,6 +178,7 @@ export class FileReceiver {
     if (type.raster) {
       try {
         const info = await readRasterInfo(claimed.path, this.target.maxImagePixels);
+        await verifyDecodes(claimed.path, info, this.target.maxImagePixels);
         width = info.width;
         height = info.height;
         const stem = claimed.filename.slice(0, -(type.ext.length + 1));

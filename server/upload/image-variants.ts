@@ -7,6 +7,12 @@
  * pixels. The dimensions are read from the header first (no decoding) and
  * checked against the pixel limit; sharp's own `limitInputPixels` guards the
  * decode as a second line.
+ *
+ * Corrupt pixel data: the header alone says nothing about the pixels behind
+ * it (a PNG with a valid IHDR and garbage IDAT, a JPEG cut off halfway), and
+ * an image narrower than the smallest variant is never resized, so it would
+ * be stored undecoded. Every raster upload is therefore decoded in full
+ * (`verifyDecodes`) before it is accepted.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,6 +41,13 @@ export class ImageRejected extends Error {
 
 const RASTER_FORMATS = new Set(['jpeg', 'png', 'gif', 'webp']);
 
+/**
+ * What makes a decode fail: libvips warnings too (sharp's default, said once
+ * here for both decodes), because a truncated JPEG is only a warning
+ * ("premature end of JPEG image") and would otherwise decode as grey.
+ */
+const FAIL_ON = 'warning';
+
 export async function readRasterInfo(path: string, maxPixels: number): Promise<RasterInfo> {
   let meta: Metadata;
   try {
@@ -61,6 +74,20 @@ export async function readRasterInfo(path: string, maxPixels: number): Promise<R
 }
 
 /**
+ * Decodes every pixel of every frame, so corrupt or truncated image data is
+ * refused before the upload is accepted. `stats()` is a streaming sink:
+ * libvips decodes in strips and keeps only per-channel sums, so memory does
+ * not grow with the pixel count the way `.raw().toBuffer()` would.
+ */
+export async function verifyDecodes(path: string, info: RasterInfo, maxPixels: number): Promise<void> {
+  try {
+    await sharp(path, { limitInputPixels: maxPixels, failOn: FAIL_ON, animated: info.pages > 1 }).stats();
+  } catch (err) {
+    throw new ImageRejected(`the image data is corrupt or truncated (${cleanMessage(err, path)})`);
+  }
+}
+
+/**
  * Writes the variants next to the original as `<stem>.<variant>.<ext>`. The
  * names derive from the original's exclusively claimed name, so no other
  * upload can be writing them. Returns what was written even on failure (via
@@ -81,7 +108,7 @@ export async function writeVariants(
     if (width >= info.width) continue;
     let out: { data: Buffer; info: OutputInfo };
     try {
-      out = await sharp(source, { limitInputPixels: maxPixels, animated: info.pages > 1 })
+      out = await sharp(source, { limitInputPixels: maxPixels, failOn: FAIL_ON, animated: info.pages > 1 })
         .autoOrient()
         .resize({ width })
         .toFormat(info.format)
