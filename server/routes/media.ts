@@ -15,9 +15,11 @@ import { ID_PATTERN, requireId } from '../http/id-params.js';
 import { readJsonBody } from '../http/json-body.js';
 import { stripHtml } from '../http/strip-html.js';
 import { validateBody } from '../http/validate-body.js';
+import { commitUploads } from '../upload/commit-uploads.js';
 import { receiveUploads } from '../upload/receive-uploads.js';
 import { binaryPathsOf, removeFiles } from '../upload/remove-binaries.js';
 import { ensureUploadFolders } from '../upload/upload-folders.js';
+import { realUploadFs } from '../upload/upload-fs.js';
 import { uploadsDirOf } from '../upload/upload-paths.js';
 
 const text = z.string().max(5000, 'must be at most 5000 characters').nullable().optional();
@@ -34,6 +36,7 @@ function metadataKeysFor(type: string): ReadonlyArray<keyof MetadataPatch> {
 
 export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
   const { storage, config, dataDir, logger } = deps;
+  const uploadFs = deps.uploadFs ?? realUploadFs;
   const base = '/api/media/projects/:projectId';
 
   router.get(`${base}/media`, async (ctx) => {
@@ -54,12 +57,13 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
     // An unknown project is refused before a byte of the body is stored.
     await storage.getProject(projectId);
     const uploadsDir = uploadsDirOf(dataDir, projectId);
-    await ensureUploadFolders(uploadsDir, projectId);
+    const changedDirs = await ensureUploadFolders(uploadsDir, projectId);
 
     const { prepared, rejected } = await receiveUploads(ctx.req, {
       uploadsDir,
       limits: config.uploadLimits,
       maxImagePixels: config.maxImagePixels,
+      fs: uploadFs,
       maxFiles: config.maxFilesPerRequest,
       maxRequestBytes: config.maxRequestBytes,
       field: 'files',
@@ -73,14 +77,8 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
       });
     }
 
-    let records: MediaRecord[];
-    try {
-      records = await storage.addMedia(projectId, prepared.map((p) => p.record));
-    } catch (err) {
-      // Not committed: the binaries must not outlive the failed commit.
-      reportRemoval(logger, ctx.state.requestId, await removeFiles(prepared.flatMap((p) => p.paths)));
-      throw err;
-    }
+    // Durable before acknowledged; binaries removed only when their records are certainly not stored.
+    const records = await commitUploads({ storage, fs: uploadFs, logger, requestId: ctx.state.requestId, projectId }, prepared, changedDirs);
     ctx.status = 201;
     ctx.body = {
       message: `${records.length} file${records.length === 1 ? '' : 's'} uploaded${rejected.length > 0 ? `, ${rejected.length} rejected` : ''}`,

@@ -28,12 +28,15 @@ import { ACCEPTED_LABELS, SVG_TYPE, type AcceptedType } from './media-kinds.js';
 import { extensionOf, slugify } from './slug.js';
 import { SNIFF_BYTES, sniff } from './sniff.js';
 import { inspectSvg } from './svg-inspect.js';
+import type { UploadFs } from './upload-fs.js';
 
 export interface UploadTarget {
   /** `<dataDir>/projects/<projectId>/uploads` */
   uploadsDir: string;
   limits: UploadLimits;
   maxImagePixels: number;
+  /** fsyncs every file written (the caller fsyncs their folders before committing) */
+  fs: UploadFs;
 }
 
 export type RejectionCode = 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE' | 'INVALID_IMAGE' | 'UNSAFE_SVG' | 'TOO_MANY_FILES' | 'UNEXPECTED_FIELD';
@@ -170,6 +173,7 @@ export class FileReceiver {
     }
     const claimed = this.claimed!;
     try {
+      await this.target.fs.syncFile(claimed.handle, claimed.path);
       await claimed.handle.close();
     } catch (err) {
       throw ioError(err, 'Storing an upload');
@@ -186,7 +190,7 @@ export class FileReceiver {
         // an orphaned variant must never outlive its original.
         const variantPaths: string[] = [];
         try {
-          sizes = await writeVariants(claimed.path, folderDir, urlDir, stem, type.ext, info, this.target.maxImagePixels, variantPaths);
+          sizes = await writeVariants(claimed.path, folderDir, urlDir, stem, type.ext, info, this.target.maxImagePixels, this.target.fs, variantPaths);
         } finally {
           this.written.unshift(...variantPaths);
         }

@@ -14,11 +14,12 @@
  * be stored undecoded. Every raster upload is therefore decoded in full
  * (`verifyDecodes`) before it is accepted.
  */
-import { writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import type { MediaSizeVariant } from '../../shared/media-types.js';
 import { ioError } from '../io-error.js';
+import type { UploadFs } from './upload-fs.js';
 
 export const VARIANT_WIDTHS: ReadonlyArray<readonly [name: string, width: number]> = [
   ['thumb', 150],
@@ -101,6 +102,7 @@ export async function writeVariants(
   ext: string,
   info: RasterInfo,
   maxPixels: number,
+  fs: UploadFs,
   written: string[],
 ): Promise<Record<string, MediaSizeVariant>> {
   const sizes: Record<string, MediaSizeVariant> = {};
@@ -120,7 +122,7 @@ export async function writeVariants(
     const path = join(dir, filename);
     written.push(path);
     try {
-      await writeFile(path, out.data);
+      await writeDurably(fs, path, out.data);
     } catch (err) {
       throw ioError(err, `Writing the ${name} variant`);
     }
@@ -133,6 +135,17 @@ export async function writeVariants(
     };
   }
   return sizes;
+}
+
+/** Write, then fsync before close: a variant is acknowledged with its upload, so it must be on disk too. */
+async function writeDurably(fs: UploadFs, path: string, data: Buffer): Promise<void> {
+  const handle = await open(path, 'w', 0o644);
+  try {
+    await handle.writeFile(data);
+    await fs.syncFile(handle, path);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** sharp's message without the server's file path. */
