@@ -30,7 +30,9 @@ const PAUSES_MS = [50, 250];
 /** The whole question is bounded too: the client is waiting for its answer. */
 const DEADLINE_MS = 10_000;
 
-const RETRYABLE = new Set(['STORAGE_UNAVAILABLE', 'LOCK_TIMEOUT', 'STORAGE_IO']);
+// Not STORAGE_IO: a settle whose own commit hit a disk error (its rename not
+// proven durable) is no definite answer; keep the binaries then.
+const RETRYABLE = new Set(['STORAGE_UNAVAILABLE', 'LOCK_TIMEOUT']);
 
 export async function confirmNotStored(storage: StorageApi, projectId: string, ids: readonly string[]): Promise<Set<string> | undefined> {
   let timer: NodeJS.Timeout | undefined;
