@@ -4,7 +4,8 @@
  *   head    buffer the first bytes (≤ ~4 KB) until the type can be sniffed;
  *           the size cap depends on that type, so nothing is written before
  *   disk    binary types: claim a unique name (exclusive create) and stream
- *           into it, counting bytes against the kind's cap
+ *           into it, counting bytes against the kind's cap; fsynced before
+ *           close, like every variant (the folders are the caller's)
  *   memory  SVG candidates: kept in memory (≤ the image cap) because the
  *           whole document must be parsed before it may be stored
  *   discard rejected or failed: the rest of the part is read and dropped

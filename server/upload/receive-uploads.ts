@@ -2,8 +2,8 @@
  * Streams a multipart upload request through busboy into the upload
  * folders. Each file part goes through a `FileReceiver` (sniff, cap, claim a
  * name, write, inspect, make variants); nothing is committed here — the
- * caller commits the records through the storage worker and removes the
- * binaries if that fails.
+ * caller commits the records (commit-uploads.ts), which also decides what
+ * becomes of the binaries if that fails.
  *
  * Whole-request failures (the hard request cap, a malformed body, a disk
  * error) remove every binary this request wrote before rejecting.
