@@ -183,7 +183,6 @@ export class FileReceiver {
     if (type.raster) {
       try {
         const info = await readRasterInfo(claimed.path, this.target.maxImagePixels);
-        await verifyDecodes(claimed.path, info, this.target.maxImagePixels);
         width = info.width;
         height = info.height;
         const stem = claimed.filename.slice(0, -(type.ext.length + 1));
@@ -195,6 +194,8 @@ export class FileReceiver {
         } finally {
           this.written.unshift(...variantPaths);
         }
+        // Making a variant decoded every pixel; an image too small for any must be decoded here.
+        if (Object.keys(sizes).length === 0) await verifyDecodes(claimed.path, info, this.target.maxImagePixels);
       } catch (err) {
         if (!(err instanceof ImageRejected)) throw err;
         const code = err.message.includes('decompression-bomb') ? 'PAYLOAD_TOO_LARGE' : 'INVALID_IMAGE';

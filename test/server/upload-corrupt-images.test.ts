@@ -56,6 +56,8 @@ const CASES: Array<{ name: string; make: () => Promise<Buffer> }> = [
   { name: 'large.png', make: async () => garbageIdat(await raster('png', 400, 300)) },
   { name: 'small.jpg', make: async () => truncate(await raster('jpeg', 40, 30)) },
   { name: 'large.jpg', make: async () => truncate(await raster('jpeg', 400, 300)) },
+  // Wide enough for variants: their shrink-on-load decode must still read every scan.
+  { name: 'progressive.jpg', make: async () => truncate(await sharp(await raster('jpeg', 1200, 300)).jpeg({ progressive: true }).toBuffer()) },
 ];
 
 /** Cut halfway through the entropy-coded data: every header segment (up to SOS) stays whole, so only a decode can tell. */
