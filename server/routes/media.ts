@@ -5,7 +5,6 @@
  * written before their records are committed, removed after their records
  * are deleted.
  */
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import { StorageError } from '../../shared/errors.js';
 import type { MediaRecord, MetadataPatch } from '../../shared/media-types.js';
@@ -17,7 +16,7 @@ import { stripHtml } from '../http/strip-html.js';
 import { validateBody } from '../http/validate-body.js';
 import { commitUploads } from '../upload/commit-uploads.js';
 import { receiveUploads } from '../upload/receive-uploads.js';
-import { binaryPathsOf, removeFiles } from '../upload/remove-binaries.js';
+import { binaryPathsOf, removeFiles, reportRemoval } from '../upload/remove-binaries.js';
 import { ensureUploadFolders } from '../upload/upload-folders.js';
 import { realUploadFs } from '../upload/upload-fs.js';
 import { uploadsDirOf } from '../upload/upload-paths.js';
@@ -165,8 +164,4 @@ async function removeBinaries(deps: AppDeps, projectId: string, records: readonl
   const uploadsDir = uploadsDirOf(deps.dataDir, projectId);
   const failures = await removeFiles(records.flatMap((r) => binaryPathsOf(uploadsDir, r)));
   reportRemoval(deps.logger, requestId, failures);
-}
-
-function reportRemoval(logger: Logger, requestId: string, failures: ReadonlyArray<{ path: string; errno: string }>): void {
-  if (failures.length > 0) logger.warn({ requestId, failures }, 'binaries could not be removed; the doctor command will clean them up');
 }

@@ -13,7 +13,7 @@ import type { StorageApi } from '../../shared/storage-api.js';
 import { ioError } from '../io-error.js';
 import { confirmNotStored } from './confirm-not-stored.js';
 import type { PreparedFile } from './file-receiver.js';
-import { removeFiles, type RemovalFailure } from './remove-binaries.js';
+import { removeFiles, reportRemoval } from './remove-binaries.js';
 import { syncDirectories, type UploadFs } from './upload-fs.js';
 
 export interface CommitContext {
@@ -34,7 +34,7 @@ export async function commitUploads(ctx: CommitContext, prepared: readonly Prepa
     await syncDirectories(ctx.fs, [...changedDirs, ...allPaths.map((p) => dirname(p))]);
   } catch (err) {
     // Nothing was committed yet: the binaries are certainly ours to remove.
-    reportRemoval(ctx, await removeFiles(allPaths));
+    reportRemoval(ctx.logger, ctx.requestId, await removeFiles(allPaths));
     throw ioError(err, 'Syncing the upload folders');
   }
 
@@ -50,11 +50,7 @@ export async function commitUploads(ctx: CommitContext, prepared: readonly Prepa
       throw new StorageError('STORAGE_UNAVAILABLE', 'the upload failed and the storage could not confirm whether its records were stored', { binariesKept: true }, { cause: err });
     }
     const removable = prepared.filter((p) => absent.has(p.record.id)).flatMap((p) => p.paths);
-    reportRemoval(ctx, await removeFiles(removable));
+    reportRemoval(ctx.logger, ctx.requestId, await removeFiles(removable));
     throw err;
   }
-}
-
-function reportRemoval(ctx: CommitContext, failures: readonly RemovalFailure[]): void {
-  if (failures.length > 0) ctx.logger.warn({ requestId: ctx.requestId, failures }, 'binaries could not be removed; the doctor command will clean them up');
 }
