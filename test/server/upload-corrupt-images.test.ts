@@ -54,11 +54,18 @@ const CASES: Array<{ name: string; make: () => Promise<Buffer> }> = [
   // 40 px wide: below every variant width, so no resize ever touched the pixels.
   { name: 'small.png', make: async () => garbageIdat(await raster('png', 40, 30)) },
   { name: 'large.png', make: async () => garbageIdat(await raster('png', 400, 300)) },
+  // Narrow (no variant) but over 4 Mpx: decoded by the streaming sink, not into a buffer.
+  { name: 'tall.png', make: async () => garbageIdat(await tall()) },
   { name: 'small.jpg', make: async () => truncate(await raster('jpeg', 40, 30)) },
   { name: 'large.jpg', make: async () => truncate(await raster('jpeg', 400, 300)) },
   // Wide enough for variants: their shrink-on-load decode must still read every scan.
   { name: 'progressive.jpg', make: async () => truncate(await sharp(await raster('jpeg', 1200, 300)).jpeg({ progressive: true }).toBuffer()) },
 ];
+
+/** 100 × 42,000 px of one colour: no variant (≤ 150 px wide), 4.2 Mpx, ~100 KB. */
+function tall(): Promise<Buffer> {
+  return sharp({ create: { width: 100, height: 42_000, channels: 3, background: '#336699' } }).png().toBuffer();
+}
 
 /** Cut halfway through the entropy-coded data: every header segment (up to SOS) stays whole, so only a decode can tell. */
 function truncate(jpeg: Buffer): Buffer {
@@ -105,9 +112,10 @@ Corrupt('intact images of every raster type are still accepted', async () => {
     { filename: 'ok.jpg', data: await raster('jpeg', 40, 30) },
     { filename: 'ok.gif', data: await raster('gif', 40, 30) },
     { filename: 'ok.webp', data: await raster('webp', 40, 30) },
+    { filename: 'ok-tall.png', data: await tall() },
   ]);
   assert.is(res.status, 201, res.text);
-  assert.is(processed(res).length, 4);
+  assert.is(processed(res).length, 5);
   assert.equal(res.json.rejectedFiles, []);
 });
 
