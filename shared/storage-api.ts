@@ -164,6 +164,11 @@ export interface FaultSpec {
   action?: 'throw' | 'crash';
   /** only when the path contains this text (e.g. 'media.json') */
   pathIncludes?: string;
+  /**
+   * only when the path ends with this text: the one way to pick a directory
+   * (its fsync after a rename, say) apart from the files inside it
+   */
+  pathEndsWith?: string;
   /** how many times it fires (default: until cleared) */
   times?: number;
 }

@@ -108,7 +108,10 @@ export class FaultyFs implements FsSeam {
         f.op === op &&
         (f.pathIncludes === undefined ||
           path.includes(f.pathIncludes) ||
-          (dest !== undefined && dest.includes(f.pathIncludes))),
+          (dest !== undefined && dest.includes(f.pathIncludes))) &&
+        (f.pathEndsWith === undefined ||
+          path.endsWith(f.pathEndsWith) ||
+          (dest !== undefined && dest.endsWith(f.pathEndsWith))),
     );
     if (index < 0) return;
     const fault = this.faults[index]!;

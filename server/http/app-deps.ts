@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import type { Logger } from 'pino';
 import type { StorageApi } from '../../shared/storage-api.js';
 import type { ServerConfig } from '../config.js';
+import type { UploadFs } from '../upload/upload-fs.js';
 import type { AppState } from './app-state.js';
 
 /** What `createApp` needs; tests build it with a temp data dir and a real StorageClient. */
@@ -21,6 +22,8 @@ export interface AppDeps {
   httpMetrics?: Middleware<AppState>;
   /** Serves `GET /metrics` when given (behind the Host check like every route). */
   metricsRoute?: Middleware<AppState>;
+  /** The fsyncs of uploaded files and folders; tests record them (default: the real ones). */
+  uploadFs?: UploadFs;
 }
 
 export type AppRouter = Router<AppState>;

@@ -5,7 +5,6 @@
  * written before their records are committed, removed after their records
  * are deleted.
  */
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import { StorageError } from '../../shared/errors.js';
 import { metadataFieldsFor, type MediaRecord, type MetadataPatch } from '../../shared/media-types.js';
@@ -15,9 +14,11 @@ import { ID_PATTERN, requireId } from '../http/id-params.js';
 import { readJsonBody } from '../http/json-body.js';
 import { stripHtml } from '../http/strip-html.js';
 import { validateBody } from '../http/validate-body.js';
+import { commitUploads } from '../upload/commit-uploads.js';
 import { receiveUploads } from '../upload/receive-uploads.js';
-import { binaryPathsOf, removeFiles } from '../upload/remove-binaries.js';
+import { binaryPathsOf, removeFiles, reportRemoval } from '../upload/remove-binaries.js';
 import { ensureUploadFolders } from '../upload/upload-folders.js';
+import { realUploadFs } from '../upload/upload-fs.js';
 import { uploadsDirOf } from '../upload/upload-paths.js';
 
 const text = z.string().max(5000, 'must be at most 5000 characters').nullable().optional();
@@ -30,6 +31,7 @@ const BulkDeleteBody = z.object({
 
 export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
   const { storage, config, dataDir, logger } = deps;
+  const uploadFs = deps.uploadFs ?? realUploadFs;
   const base = '/api/media/projects/:projectId';
 
   router.get(`${base}/media`, async (ctx) => {
@@ -50,12 +52,13 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
     // An unknown project is refused before a byte of the body is stored.
     const project = await storage.getProject(projectId);
     const uploadsDir = uploadsDirOf(dataDir, project.folder);
-    await ensureUploadFolders(uploadsDir, projectId);
+    const changedDirs = await ensureUploadFolders(uploadsDir, projectId);
 
     const { prepared, rejected } = await receiveUploads(ctx.req, {
       uploadsDir,
       limits: config.uploadLimits,
       maxImagePixels: config.maxImagePixels,
+      fs: uploadFs,
       maxFiles: config.maxFilesPerRequest,
       maxRequestBytes: config.maxRequestBytes,
       field: 'files',
@@ -69,14 +72,8 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
       });
     }
 
-    let records: MediaRecord[];
-    try {
-      records = await storage.addMedia(projectId, prepared.map((p) => p.record));
-    } catch (err) {
-      // Not committed: the binaries must not outlive the failed commit.
-      reportRemoval(logger, ctx.state.requestId, await removeFiles(prepared.flatMap((p) => p.paths)));
-      throw err;
-    }
+    // Durable before acknowledged; binaries removed only when their records are certainly not stored.
+    const records = await commitUploads({ storage, fs: uploadFs, logger, requestId: ctx.state.requestId, projectId }, prepared, changedDirs);
     ctx.status = 201;
     ctx.body = {
       message: `${records.length} file${records.length === 1 ? '' : 's'} uploaded${rejected.length > 0 ? `, ${rejected.length} rejected` : ''}`,
@@ -163,8 +160,4 @@ async function removeBinaries(deps: AppDeps, projectId: string, records: readonl
   const uploadsDir = uploadsDirOf(deps.dataDir, (await deps.storage.getProject(projectId)).folder);
   const failures = await removeFiles(records.flatMap((r) => binaryPathsOf(uploadsDir, r)));
   reportRemoval(deps.logger, requestId, failures);
-}
-
-function reportRemoval(logger: Logger, requestId: string, failures: ReadonlyArray<{ path: string; errno: string }>): void {
-  if (failures.length > 0) logger.warn({ requestId, failures }, 'binaries could not be removed; the doctor command will clean them up');
 }

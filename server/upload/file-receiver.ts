@@ -4,7 +4,8 @@
  *   head    buffer the first bytes (≤ ~4 KB) until the type can be sniffed;
  *           the size cap depends on that type, so nothing is written before
  *   disk    binary types: claim a unique name (exclusive create) and stream
- *           into it, counting bytes against the kind's cap
+ *           into it, counting bytes against the kind's cap; fsynced before
+ *           close, like every variant (the folders are the caller's)
  *   memory  SVG candidates: kept in memory (≤ the image cap) because the
  *           whole document must be parsed before it may be stored
  *   discard rejected or failed: the rest of the part is read and dropped
@@ -23,17 +24,20 @@ import type { UploadLimits } from '../config.js';
 import { ioError } from '../io-error.js';
 import { claimName, type ClaimedName } from './claim-name.js';
 import type { FileHandle } from 'node:fs/promises';
-import { ImageRejected, readRasterInfo, writeVariants } from './image-variants.js';
+import { ImageRejected, readRasterInfo, verifyDecodes, writeVariants } from './image-variants.js';
 import { ACCEPTED_LABELS, SVG_TYPE, type AcceptedType } from './media-kinds.js';
 import { extensionOf, slugify } from './slug.js';
 import { SNIFF_BYTES, sniff } from './sniff.js';
 import { inspectSvg } from './svg-inspect.js';
+import type { UploadFs } from './upload-fs.js';
 
 export interface UploadTarget {
   /** `<dataDir>/projects/<projectId>/uploads` */
   uploadsDir: string;
   limits: UploadLimits;
   maxImagePixels: number;
+  /** fsyncs every file written (the caller fsyncs their folders before committing) */
+  fs: UploadFs;
 }
 
 export type RejectionCode = 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE' | 'INVALID_IMAGE' | 'UNSAFE_SVG' | 'TOO_MANY_FILES' | 'UNEXPECTED_FIELD';
@@ -168,6 +172,7 @@ export class FileReceiver {
     }
     const claimed = this.claimed!;
     try {
+      await this.target.fs.syncFile(claimed.handle, claimed.path);
       await claimed.handle.close();
     } catch (err) {
       throw ioError(err, 'Storing an upload');
@@ -183,10 +188,12 @@ export class FileReceiver {
         // an orphaned variant must never outlive its original.
         const variantPaths: string[] = [];
         try {
-          sizes = await writeVariants(claimed.path, folderDir, urlDir, stem, type.ext, info, this.target.maxImagePixels, variantPaths);
+          sizes = await writeVariants(claimed.path, folderDir, urlDir, stem, type.ext, info, this.target.maxImagePixels, this.target.fs, variantPaths);
         } finally {
           this.written.unshift(...variantPaths);
         }
+        // Making a variant decoded every pixel; an image too small for any must be decoded here.
+        if (Object.keys(sizes).length === 0) await verifyDecodes(claimed.path, info, this.target.maxImagePixels);
       } catch (err) {
         if (!(err instanceof ImageRejected)) throw err;
         const code = err.message.includes('decompression-bomb') ? 'PAYLOAD_TOO_LARGE' : 'INVALID_IMAGE';

@@ -2,14 +2,14 @@
  * Streams a multipart upload request through busboy into the upload
  * folders. Each file part goes through a `FileReceiver` (sniff, cap, claim a
  * name, write, inspect, make variants); nothing is committed here — the
- * caller commits the records through the storage worker and removes the
- * binaries if that fails.
+ * caller commits the records (commit-uploads.ts), which also decides what
+ * becomes of the binaries if that fails.
  *
  * Whole-request failures (the hard request cap, a malformed body, a disk
  * error) remove every binary this request wrote before rejecting.
  */
 import type { IncomingMessage } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import { StorageError } from '../../shared/errors.js';
@@ -55,9 +55,16 @@ export async function receiveUploads(req: IncomingMessage, options: UploadOption
     task.catch(() => undefined);
     tasks.push(task);
   };
+  // Part streams not yet ended. When the body turns out malformed halfway
+  // through a part, busboy stops without ending that part's stream: its
+  // receiver would wait for the rest forever (found by the multipart fuzz test).
+  const open = new Set<Readable>();
   let files = 0;
   parser.on('file', (field, stream, info) => {
     files += 1;
+    open.add(stream);
+    stream.once('close', () => open.delete(stream));
+    stream.once('end', () => open.delete(stream));
     const originalName = cleanOriginalName(info.filename);
     if (field !== options.field) {
       track(drainAndReject(stream, { originalName, code: 'UNEXPECTED_FIELD', reason: `Files are expected in the \`${options.field}\` field, not \`${field}\`` }));
@@ -79,13 +86,15 @@ export async function receiveUploads(req: IncomingMessage, options: UploadOption
   req.once('error', onAbort);
   req.pipe(counter);
 
-  let requestError: unknown;
+  let requestError: HttpError | StorageError | undefined;
   try {
     await pipeline(counter, parser);
   } catch (err) {
     requestError = err instanceof HttpError || err instanceof StorageError ? err : new HttpError(400, 'INVALID_INPUT', `Malformed multipart request: ${err instanceof Error ? err.message : String(err)}`);
     req.unpipe(counter);
     req.resume();
+    // End the parts cut off by the failure; their receivers then remove what they wrote.
+    for (const stream of open) stream.destroy(requestError);
   } finally {
     req.off('close', onAbort);
     req.off('error', onAbort);

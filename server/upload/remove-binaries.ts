@@ -1,5 +1,6 @@
 /**
- * Removes stored binaries: after a failed commit of new records, and after
+ * Removes stored binaries: after a failed commit of new records (only those
+ * the storage confirmed are not stored, see confirm-not-stored.ts), and after
  * records were deleted through the storage worker. Size variants go before the
  * original, so a crash in between leaves an original without some variants
  * (harmless) rather than orphaned variants. Missing files are fine (already
@@ -9,6 +10,7 @@
  */
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { MediaRecord } from '../../shared/media-types.js';
 import { errnoCode } from '../../storage-worker/fs-seam.js';
 import { folderOfPath } from './upload-paths.js';
@@ -28,6 +30,11 @@ export async function removeFiles(paths: readonly string[]): Promise<RemovalFail
     if (failure) failures.push(failure);
   }
   return failures;
+}
+
+/** Removal failures are logged, never thrown: the orphan left is the doctor command's job. */
+export function reportRemoval(logger: Logger, requestId: string, failures: readonly RemovalFailure[]): void {
+  if (failures.length > 0) logger.warn({ requestId, failures }, 'binaries could not be removed; the doctor command will clean them up');
 }
 
 /** Absolute paths of a record's variants and original, variants first; paths that do not look like ours are skipped. */

@@ -7,16 +7,19 @@
  * directory.
  */
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StorageError } from '../../shared/errors.js';
 import { errnoCode } from '../../storage-worker/fs-seam.js';
 import { ioError } from '../io-error.js';
 import { MEDIA_FOLDERS } from './upload-paths.js';
 
-export async function ensureUploadFolders(uploadsDir: string, projectId: string): Promise<void> {
+/** Returns the directories that gained an entry (parents of what was created): they need an fsync before the upload is acknowledged. */
+export async function ensureUploadFolders(uploadsDir: string, projectId: string): Promise<string[]> {
+  const changed: string[] = [];
   for (const dir of [uploadsDir, ...MEDIA_FOLDERS.map((f) => join(uploadsDir, f))]) {
     try {
       await mkdir(dir);
+      changed.push(dirname(dir));
     } catch (err) {
       const errno = errnoCode(err);
       if (errno === 'EEXIST') continue;
@@ -24,4 +27,5 @@ export async function ensureUploadFolders(uploadsDir: string, projectId: string)
       throw ioError(err, 'Creating the upload folders');
     }
   }
+  return changed;
 }

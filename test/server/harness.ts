@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Writable } from 'node:stream';
-import { createApp } from '../../server/app.js';
+import { createApp, type AppDeps } from '../../server/app.js';
 import { loadConfig, type ServerConfig } from '../../server/config.js';
 import { StorageClient } from '../../server/storage-client.js';
 import { StorageError } from '../../shared/errors.js';
@@ -58,7 +58,15 @@ export interface UploadPart {
   field?: string;
 }
 
-export async function startServer(label: string, env: NodeJS.ProcessEnv = {}, storageOptions: Partial<StorageOptions> = {}): Promise<TestServer> {
+/** App dependencies a test may replace (seams); the rest is always real. */
+export type AppSeams = Pick<AppDeps, 'uploadFs'>;
+
+export async function startServer(
+  label: string,
+  env: NodeJS.ProcessEnv = {},
+  storageOptions: Partial<StorageOptions> = {},
+  seams: AppSeams = {},
+): Promise<TestServer> {
   const dataDir = await makeTempDir(label);
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env });
   const logs: Array<Record<string, unknown>> = [];
@@ -70,7 +78,7 @@ export async function startServer(label: string, env: NodeJS.ProcessEnv = {}, st
   });
   const logger: Logger = pino({ level: 'warn' }, sink);
   const storage = await StorageClient.start({ dataDir, logLevel: 'silent', ...storageOptions });
-  const app = createApp({ storage, dataDir, config, logger });
+  const app = createApp({ storage, dataDir, config, logger, ...seams });
   const server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
