@@ -50,6 +50,13 @@ export function inspectSvg(text: string): SvgVerdict {
   if (/<!DOCTYPE/i.test(source)) {
     return { ok: false, reason: 'SVG rejected: it has a DOCTYPE (which can declare default attributes such as onload), which is not allowed' };
   }
+  // Only comments and CDATA sections may start with `<!`: any other markup
+  // declaration (`<!ATTLIST`, `<!ELEMENT`, or one the parser misreads, such
+  // as `<!x[CDATA[<script>…]]>` found by fuzzing, which hid a script from the
+  // element walk) is refused outright.
+  if (/<!(?!--|\[CDATA\[)/.test(source)) {
+    return { ok: false, reason: 'SVG rejected: it contains a markup declaration (<!…> other than a comment or CDATA), which is not allowed' };
+  }
   if (source.replace(XML_DECLARATION, '').includes('<?')) {
     return { ok: false, reason: 'SVG rejected: it contains a processing instruction (<?…?>, e.g. xml-stylesheet), which is not allowed' };
   }

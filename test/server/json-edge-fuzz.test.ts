@@ -11,6 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MAX_JSON_DEPTH } from '../../shared/json-depth.js';
 import { fuzzRuns } from '../helpers/fuzz-runs.js';
+import { depthOf } from '../helpers/json-depth-oracle.js';
 import { hashTree, startServer, type TestServer } from './harness.js';
 
 const Fuzz = suite('server json edge fuzz');
@@ -27,18 +28,6 @@ Fuzz.after(async () => {
   await server?.close();
 });
 
-/** Depth of a parsed value with an explicit stack (`{}` is 1). */
-function depthOf(value: unknown): number {
-  let max = 0;
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (typeof node !== 'object' || node === null) continue;
-    max = Math.max(max, depth);
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return max;
-}
 
 type Expected = { status: 200 } | { status: 400; codes: string[] };
 

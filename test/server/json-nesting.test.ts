@@ -8,21 +8,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { JsonNestingScanner } from '../../server/http/json-nesting.js';
 import { fuzzRuns } from '../helpers/fuzz-runs.js';
+import { depthOf } from '../helpers/json-depth-oracle.js';
 
 const N = suite('json-nesting');
 
-/** Depth of a parsed value, with an explicit stack (`{}` is 1, a scalar 0). */
-function depthOf(value: unknown): number {
-  let max = 0;
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (typeof node !== 'object' || node === null) continue;
-    max = Math.max(max, depth);
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return max;
-}
 
 function scan(bytes: Buffer, cuts: number[], maxDepth: number): boolean {
   const scanner = new JsonNestingScanner(maxDepth);

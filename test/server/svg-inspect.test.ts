@@ -32,6 +32,8 @@ const REFUSED: Array<[label: string, svg: string, reason: string]> = [
   ['a second declaration', doc('<rect/>', '<?xml version="1.0"?><?xml version="1.0"?>'), 'processing instruction'],
   ['markup inside the declaration', doc('<rect/>', '<?xml <script>alert(1)</script>version="1.0"?>'), 'processing instruction'],
   ['"<" inside an attribute value', doc('<rect title="<script>alert(1)</script>"/>'), 'attribute value'],
+  // Found by fuzzing: a markup declaration the parser misreads as CDATA, hiding a script from the element walk.
+  ['a script inside a bogus <!…[CDATA[ declaration', doc('<!javascript:alert(1)[CDATA[<script>alert(1)</script>]]>'), 'markup declaration'],
 ];
 
 for (const [label, svg, reason] of REFUSED) {

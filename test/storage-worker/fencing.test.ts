@@ -7,31 +7,21 @@
  * probed, so only the lock's age frees it), paused with SIGSTOP while it
  * holds the lock. Verified from the bytes of media.json on disk.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StorageClient } from '../../server/storage-client.js';
 import { StorageError } from '../../shared/errors.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { forkedChildPid, PID_NAMESPACE_WRAPPER, pidNamespaceUnavailable } from '../fixtures/lock-namespace.js';
 
 const test = suite('fencing');
 const STALE_MS = 800;
-const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function canUnshare(): Promise<string | null> {
-  try {
-    await run('unshare', ['--pid', '--fork', '--mount-proc', 'true']);
-    return null;
-  } catch (err) {
-    return (err as Error).message.split('\n')[0] ?? 'unshare failed';
-  }
-}
 
 /** Sends a signal unless the process is already gone (ESRCH: it exited after closing, as it should). */
 function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
@@ -42,23 +32,20 @@ function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** The host pid of the node process that `unshare --fork` started. */
+/** The host pid of the node process that `unshare --fork` started (it may take a moment to appear). */
 async function forkedChild(unsharePid: number): Promise<number> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; ; i++) {
     try {
-      const text = await readFile(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8');
-      const pid = Number(text.trim().split(/\s+/)[0]);
-      if (pid > 0) return pid;
-    } catch {
-      // not there yet
+      return forkedChildPid(unsharePid);
+    } catch (err) {
+      if (i >= 200) throw err;
+      await sleep(10);
     }
-    await sleep(10);
   }
-  throw new Error('no child of unshare found');
 }
 
 test('a holder in another PID namespace, paused past the stale limit and resumed, does not publish over the new holder', async () => {
-  const why = await canUnshare();
+  const why = pidNamespaceUnavailable();
   if (why !== null) {
     console.log(`  no PID namespace here (${why}); the seam-based lock tests cover fencing`);
     return;
@@ -77,7 +64,8 @@ async function trialPauseAndResume(): Promise<boolean> {
   await setup.createProject({ name: 'p', id: 'p' });
   await setup.close();
   const script = fileURLToPath(new URL('../fixtures/storage-child-steady-writer.js', import.meta.url));
-  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, script, dir, 'p', String(STALE_MS)], {
+  const [wrapper, ...wrapperArgs] = PID_NAMESPACE_WRAPPER;
+  const child = spawn(wrapper!, [...wrapperArgs, process.execPath, script, dir, 'p', String(STALE_MS)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines: Array<{ event: string; id?: string; code?: string; pid?: number }> = [];

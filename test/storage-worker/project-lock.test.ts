@@ -12,6 +12,7 @@ import { claimPath, makeStamp, parseStamp, serializeStamp, type LockStamp } from
 import { currentProcess } from '../../storage-worker/process-identity.js';
 import { CLAIM_STALE_MS, ProjectLock, takeWaiterHint, waiterHintPath } from '../../storage-worker/project-lock.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { expectLockTimeout } from '../helpers/lock-expectations.js';
 import { closeAll, JsonLineChild } from '../fixtures/json-line-child.js';
 
 const X = suite('project-lock');
@@ -48,18 +49,6 @@ async function deadPid(): Promise<number> {
   return pid;
 }
 
-async function expectLockTimeout(lock: ProjectLock): Promise<StorageError> {
-  try {
-    const handle = await lock.acquire();
-    await handle.release();
-    assert.unreachable(`acquire should have timed out, got the lock after ${handle.waitedMs} ms (tookOver ${handle.tookOver})`);
-  } catch (err) {
-    if (!(err instanceof StorageError)) throw err;
-    assert.is(err.code, 'LOCK_TIMEOUT', err.message);
-    return err;
-  }
-  throw new Error('unreachable');
-}
 
 X('acquire writes a complete stamp atomically and leaves no temp file; release removes the lock', async () => {
   const handle = await new ProjectLock(lockPath).acquire();
