@@ -86,6 +86,13 @@ export interface AtomicFileWarning {
 export interface WriteTextResult {
   /** equals `statSignature(fs, path)` right after the write */
   signature: string;
+  /**
+   * The new version's mtime is strictly later than the one it replaced, so
+   * its stat signature differs from every earlier version's. False where the
+   * file system rounded the bump away (whole-second or 10 ms timestamps):
+   * then only a generation nonce tells the versions apart.
+   */
+  newerMtime: boolean;
   bytes: number;
   /** transient errors retried during this write */
   retries: number;
@@ -308,10 +315,15 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     // and only the directory fsync is retried. Redoing the whole write would
     // refresh the backup from the *new* content and lose the previous version.
     let renamedSignature: string | undefined;
+    let newerMtime = false;
     try {
       const signature = await withRetry(
         async () => {
-          renamedSignature ??= await this.replaceTarget(buf, state, options);
+          if (renamedSignature === undefined) {
+            const replaced = await this.replaceTarget(buf, state, options);
+            renamedSignature = replaced.signature;
+            newerMtime = replaced.newerMtime;
+          }
           await this.syncDirectory(state);
           return renamedSignature;
         },
@@ -325,7 +337,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
         },
       );
       if (options.validated) this.lastGoodSignature = signature;
-      return { signature, bytes: buf.byteLength, retries };
+      return { signature, newerMtime, bytes: buf.byteLength, retries };
     } catch (err) {
       if (options.validated && renamedSignature !== undefined) this.lastGoodSignature = renamedSignature;
       if (err instanceof StorageError) throw err;
@@ -350,7 +362,11 @@ export class AtomicJsonFile<T> implements Adapter<T> {
   }
 
   /** Steps 1–4 of one try, with a fresh temp name; returns the new file's signature. */
-  private async replaceTarget(buf: Buffer, state: { step: WriteStep }, options: WriteTextOptions): Promise<string> {
+  private async replaceTarget(
+    buf: Buffer,
+    state: { step: WriteStep },
+    options: WriteTextOptions,
+  ): Promise<{ signature: string; newerMtime: boolean }> {
     const temp = makeTempName(this.path);
     let file: FsFile | undefined;
     let created = false;
@@ -364,7 +380,8 @@ export class AtomicJsonFile<T> implements Adapter<T> {
       await file.writeAll(buf);
       // fstat of the fd, not stat of a path: this is exactly the inode that the
       // rename puts in place (rename and fsync keep ino, size and mtime; only ctime moves).
-      const signature = signatureOf(await this.ensureNewerMtime(file, temp, targetMtime, state));
+      const stamped = await this.ensureNewerMtime(file, temp, targetMtime, state);
+      const signature = signatureOf(stamped.stats);
       state.step = 'fsync-temp';
       await file.sync();
       state.step = 'close-temp';
@@ -376,7 +393,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
       state.step = 'rename';
       await this.fs.rename(temp, this.path);
       created = false; // the temp name is gone: it is the target now
-      return signature;
+      return { signature, newerMtime: stamped.newer };
     } catch (err) {
       if (file !== undefined) await this.closeForCleanup(file, temp);
       // Only a file we created is ours to remove: an open that failed (even
@@ -404,12 +421,12 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     temp: string,
     targetMtime: Promise<bigint | null>,
     state: { step: WriteStep },
-  ): Promise<BigIntStats> {
+  ): Promise<{ stats: BigIntStats; newer: boolean }> {
     state.step = 'stat-temp';
     const written = await file.stat();
     state.step = 'stat-target';
     const previous = await targetMtime;
-    if (previous === null || written.mtimeNs > previous) return written;
+    if (previous === null || written.mtimeNs > previous) return { stats: written, newer: true };
     // utimes takes a Date (milliseconds) and Node passes it on as float
     // seconds, which can land a microsecond below the intended millisecond
     // (…807 ms arrives as …806.999 ms). Two milliseconds past the
@@ -418,7 +435,8 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     state.step = 'utimes-temp';
     await this.fs.utimes(temp, new Date(), mtime);
     state.step = 'stat-temp';
-    return file.stat();
+    const bumped = await file.stat();
+    return { stats: bumped, newer: bumped.mtimeNs > previous };
   }
 
   /** The target's mtime (null when there is none yet); started early so it overlaps the temp write. */

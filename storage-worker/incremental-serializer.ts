@@ -12,7 +12,6 @@
  * also what list reads hand to the main thread.
  */
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
-import { isMediaRecordJson } from './media-document-schema.js';
 
 const HEAD = Buffer.from('{\n  "files": [\n');
 const SEPARATOR = Buffer.from(',\n');
@@ -44,12 +43,17 @@ export class IncrementalSerializer {
   private splits = new Map<string, SplitEncoding>();
   /**
    * Whether the last output is known to validate, so it may become `.bak`
-   * without being parsed again. Every record encoded by hand (the usedIn
-   * split) is parsed and validated on its own when it is encoded, which costs
-   * only the records a commit changed; the rest is JSON.stringify of records
-   * that were validated when loaded or added, joined by fixed JSON glue, with
-   * ids checked unique. False when anything could not be vouched for: the
-   * backup step then parses the whole file.
+   * without being parsed again. It is valid by construction: every record was
+   * validated when it was loaded or added (operations change only fields they
+   * validate), each is encoded by JSON.stringify — whole, or field by field
+   * around usedIn, whose items are JSON.stringify'd strings — and joined by
+   * fixed JSON glue; ids are checked unique here. The construction is proven
+   * byte-identical to JSON.stringify(doc, null, 2) for arbitrary documents by
+   * the property test (incremental-serializer-property.test.ts). Parsing each
+   * re-encoded record again cost ~2 ms a commit at 64 changed records (zod),
+   * ~20 % of the commit. False when anything could not be vouched for (an
+   * unknown top-level field, a duplicate id): the backup step then parses
+   * the whole file.
    */
   lastOutputValidated = false;
 
@@ -75,11 +79,7 @@ export class IncrementalSerializer {
       const split = this.splits.get(rec.id);
       if (bytes === undefined) {
         bytes = this.encode(rec, split, splits);
-        // A record with usedIn is encoded by hand (the split): it is checked
-        // once, here. One that does not validate is not cached, so it is
-        // encoded and checked again next time, and this output is not vouched for.
-        if (!Array.isArray(rec.usedIn) || isMediaRecordJson(bytes.toString('utf8'))) this.cache.set(rec, bytes);
-        else validated = false;
+        this.cache.set(rec, bytes);
       } else if (split) splits.set(rec.id, split);
       if (ids.has(rec.id)) validated = false;
       ids.add(rec.id);

@@ -39,6 +39,11 @@ export class MediaDocumentFile implements Adapter<MediaDocument> {
    * every rename that publishes a new media.json (a throw publishes nothing).
    */
   fence: (() => Promise<void>) | undefined;
+  /**
+   * The last write's stat signature may equal an earlier version's (its mtime
+   * bump was rounded away): only a new generation nonce tells them apart.
+   */
+  lastWriteAmbiguous = false;
   /** what the last read or write saw on disk; null before the first */
   last: FileVersion | null = null;
   private readonly serializer = new IncrementalSerializer();
@@ -97,6 +102,7 @@ export class MediaDocumentFile implements Adapter<MediaDocument> {
       ...(fence ? { beforeRename: fence } : {}),
     });
     // Until publish() replaces the nonce, disk holds the new file under the old nonce.
+    this.lastWriteAmbiguous = !result.newerMtime;
     this.last = { json, signature: `${result.signature}#${generation}`, bytes: result.bytes, retries: result.retries };
   }
 }

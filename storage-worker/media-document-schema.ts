@@ -71,19 +71,6 @@ export function parseMediaDocument(text: string, file = 'media.json'): MediaDocu
   return doc;
 }
 
-/**
- * Whether `text` is the JSON of one valid record (the serializer checks each
- * record it encodes by hand with this, so its own output can be trusted as
- * the next backup without parsing the whole file).
- */
-export function isMediaRecordJson(text: string): boolean {
-  try {
-    return mediaRecord.safeParse(JSON.parse(text)).success;
-  } catch {
-    return false;
-  }
-}
-
 export function serializeMediaDocument(doc: MediaDocument): string {
   // Pretty-printed like the editor always wrote it, so diffs and hand repairs stay readable.
   return JSON.stringify(doc, null, 2);

@@ -341,19 +341,10 @@ export class ProjectStore {
    * commit). Resolves true when the lease was already held.
    */
   private async takeLock(): Promise<boolean> {
-    if (this.lease) {
-      // The lease is only trusted while the lock file still names it. Lost
-      // before this batch applied anything: take the lock afresh (and with
-      // it the freshness check) instead of failing callers.
-      try {
-        await this.lease.handle.assertHeld();
-        return true;
-      } catch (err) {
-        if (!(err instanceof StorageError && err.code === 'LOCK_LOST')) throw err;
-        this.opts.logger.warn({ project: this.projectId }, 'media.json lock was taken over between commits; taking it again');
-        await this.endLease();
-      }
-    }
+    // A lease is trusted without a look at the lock file: if it was taken
+    // over meanwhile, the fence before the first rename says so, and a batch
+    // that published nothing is then simply run again under a fresh lock.
+    if (this.lease) return true;
     if (this.leaseExpired) {
       this.leaseExpired = false;
       await this.stepAsideForWaiters();
@@ -417,7 +408,7 @@ export class ProjectStore {
     );
   }
 
-  private async commitBatch(batch: Queued[]): Promise<void> {
+  private async commitBatch(batch: Queued[], retried = false): Promise<void> {
     const started = performance.now();
     // A batch of bare flushes writes nothing: it only reloads what another
     // process committed, which needs no lock (renames are atomic) — reads
@@ -452,6 +443,10 @@ export class ProjectStore {
     let bytes = 0;
     let retries = 0;
     let writes = 0;
+    /** a rename of this batch may have happened (set before each write starts) */
+    let published = false;
+    let contentStarted = false;
+    let ambiguous = false;
     const content = new ContentActions();
     this.file.fence = this.fence;
     try {
@@ -472,7 +467,9 @@ export class ProjectStore {
       const write = async (d: DocumentDraft) => {
         const doc = d.build();
         this.db.data = doc;
+        published = true;
         await this.db.write();
+        ambiguous ||= this.file.lastWriteAmbiguous;
         d.applyTo(state, doc);
         writes++;
         bytes += this.file.last?.bytes ?? 0;
@@ -484,6 +481,8 @@ export class ProjectStore {
       if (draft.dirty) await write(draft);
       phase('write');
       if (content.size > 0) {
+        published = true;
+        contentStarted = true;
         const failed = await this.applyContentActions(content, batch);
         phase('content');
         // Second commit: the exact marks of every source whose file is now in
@@ -495,8 +494,11 @@ export class ProjectStore {
         if (exact.dirty) await write(exact);
         phase('trim');
       }
-      // Tell every process a commit happened, before anyone is told it did.
-      if (writes > 0 || content.size > 0) await this.file.publish();
+      // Tell every process a commit happened, before anyone is told it did,
+      // where the files themselves may not: content files (the refresh's
+      // pre-lock scan checks the nonce), or a media.json whose mtime bump the
+      // file system rounded away (its stat signature may repeat an old one).
+      if (ambiguous || content.size > 0) await this.file.publish();
     } catch (err) {
       failure = StorageError.from(err, 'STORAGE_IO');
       const lockLost = failure.code === 'LOCK_LOST';
@@ -504,7 +506,7 @@ export class ProjectStore {
       // If a failure came after a rename (directory fsync), disk moved on:
       // reload it — under the lock, unless the lock is no longer ours.
       this.db.data = this.state?.doc ?? { files: [] };
-      if (!lockLost && writes > 0) await this.file.publish().catch(() => undefined);
+      if (!lockLost && published) await this.file.publish().catch(() => undefined);
       await this.ensureFresh(!lockLost).catch(() => undefined);
     } finally {
       this.file.fence = undefined;
@@ -516,6 +518,16 @@ export class ProjectStore {
       }
     }
     const ms = performance.now() - started;
+    // LOCK_LOST comes from the fence before a rename: with no write finished
+    // and no content file started, nothing of this batch left memory.
+    if (failure?.code === 'LOCK_LOST' && writes === 0 && !contentStarted && !retried) {
+      // The lease was taken over before this batch renamed anything: nothing
+      // of it is anywhere but in memory, so run it again under a fresh lock
+      // (and with it a freshness check) instead of failing its callers.
+      this.opts.logger.warn({ project: this.projectId, ops: batch.length }, 'media.json lock was taken over between commits; running the batch again under a fresh lock');
+      for (const q of batch) delete q.outcome;
+      return this.commitBatch(batch, true);
+    }
     if (failure) {
       this.opts.counters.failedCommits++;
       this.opts.logger.error({ project: this.projectId, ops: batch.length, code: failure.code, err: failure }, 'commit failed');

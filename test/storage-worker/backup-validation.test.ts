@@ -67,20 +67,18 @@ test('a valid version this process wrote still becomes .bak', async ({ dir }) =>
   assert.equal(parsed(await readFile(`${file}.bak`, 'utf8')), doc('two'));
 });
 
-test('the serializer vouches for its output only when every hand-encoded record validates', () => {
+test('the serializer vouches for its output only where it is valid by construction', () => {
+  // Its records were validated when loaded or added, and the encoding is
+  // proven byte-identical to JSON.stringify (incremental-serializer-property):
+  // what it cannot vouch for is a duplicate id or a document it did not build.
   const serializer = new IncrementalSerializer();
   const good = { ...doc('a').files[0]!, usedIn: ['home'] };
   serializer.serialize({ files: [good] });
   assert.ok(serializer.lastOutputValidated);
-  // A record that does not validate (a usage source that is not a string) must not be vouched for…
-  const bad = { ...good, id: 'b', usedIn: [7 as unknown as string] };
-  serializer.serialize({ files: [good, bad] });
-  assert.not.ok(serializer.lastOutputValidated);
-  // …nor cached as if it had been checked.
-  serializer.serialize({ files: [good, bad] });
-  assert.not.ok(serializer.lastOutputValidated);
   serializer.serialize({ files: [good, good] });
   assert.not.ok(serializer.lastOutputValidated, 'duplicate ids');
+  serializer.serialize({ files: [good], extra: true } as unknown as MediaDocument);
+  assert.not.ok(serializer.lastOutputValidated, 'a top-level field another tool added takes the plain path');
   serializer.serialize({ files: [good] });
   assert.ok(serializer.lastOutputValidated);
 });
