@@ -1,19 +1,13 @@
 /**
  * Writes and removes the content files of one commit's batch (pages, global
- * widgets, theme) durably and atomically, as a group, in two steps:
+ * widgets, theme) durably and atomically, as a group.
  *
- * 1. `prepareContentChanges`: each new text goes to its own unique temp file,
- *    written and fsynced. Nothing a reader can see changes, so this runs
- *    while the batch's first media.json commit (the union of old and new
- *    marks) is being made — it is most of a content batch's time.
- * 2. `publishContentChanges`, once that commit is durable: each temp file is
- *    renamed over its target (and each removal unlinked), every one behind
- *    the lock's fence; then each directory is fsynced once for the batch.
- *
- * So no reader ever sees a half-written page, two writers never share a temp
- * file, and at 64 pages a batch does one directory fsync per directory
- * instead of one per file. No signature or backup work is done (content files
- * have neither). A failure of one file fails only that file.
+ * Each file still goes through its own unique temp file, fsync and rename, so
+ * no reader ever sees a half-written page and two writers never share a temp
+ * file. What the group saves is everything that need not be per file: the
+ * directory is fsynced once per directory for the whole batch (not once per
+ * file), and no signature or backup work is done (content files have neither).
+ * At 64 pages per batch that halves the file operations of the batch.
  */
 import { dirname } from 'node:path';
 import { StorageError } from '../shared/errors.js';
@@ -24,70 +18,32 @@ import { makeTempName } from './temp-file-name.js';
 
 export type ContentChange = { path: string; text: string } | { path: string; remove: true };
 
-/** Step 1's result: per target, a durable temp file to rename in, a removal to make, or the error. */
-export interface PreparedContent {
-  readonly changes: ReadonlyArray<{ path: string; temp: string; text: string } | { path: string; remove: true }>;
-  readonly failed: Map<string, StorageError>;
-}
-
-/** Step 1: writes and fsyncs every new text to a temp file beside its target. Never rejects. */
-export async function prepareContentChanges(
+/**
+ * Applies every change; resolves to the error of each change that failed
+ * (keyed by path) — a failure of one file does not fail the others. A file
+ * counts as done only once its directory has been fsynced.
+ */
+export async function applyContentChanges(
   fs: FsSeam,
   changes: readonly ContentChange[],
-  retry: Partial<RetryPolicy>,
-): Promise<PreparedContent> {
-  const failed = new Map<string, StorageError>();
-  const prepared = await Promise.all(
-    changes.map(async (change) => {
-      if ('remove' in change) return change;
-      try {
-        return { path: change.path, text: change.text, temp: await withRetry(() => writeTemp(fs, change.path, change.text), retry) };
-      } catch (err) {
-        failed.set(change.path, ioError(err, change.path));
-        return null;
-      }
-    }),
-  );
-  return { changes: prepared.filter((c): c is NonNullable<typeof c> => c !== null), failed };
-}
-
-/**
- * Step 2: renames every prepared temp file into place and makes every
- * removal, each right after `beforePublish` (the lock's fence) allowed it;
- * then fsyncs each directory once. Resolves to the error of each target that
- * failed (step 1's failures included); a target counts as done only once its
- * directory was fsynced.
- */
-export async function publishContentChanges(
-  fs: FsSeam,
-  prepared: PreparedContent,
-  options: Partial<RetryPolicy> & { beforePublish?: () => Promise<void> },
+  options: Partial<RetryPolicy> & {
+    /** runs right before each rename or unlink that publishes a change; a throw fails that change (the lock's fence) */
+    beforePublish?: () => Promise<void>;
+  },
 ): Promise<Map<string, StorageError>> {
   const { beforePublish = async () => undefined, ...retry } = options;
-  const failed = new Map(prepared.failed);
+  const failed = new Map<string, StorageError>();
   const done: string[] = [];
   await Promise.all(
-    prepared.changes.map(async (change) => {
-      let temp = 'temp' in change ? change.temp : null;
+    changes.map(async (change) => {
       try {
-        await beforePublish();
-        if ('remove' in change) await withRetry(() => removeFile(fs, change.path), retry);
-        else {
-          await withRetry(async () => {
-            try {
-              await fs.rename(temp!, change.path);
-            } catch (err) {
-              // Our temp file was removed underneath us (an operator, a
-              // sweeper): write it again, and let the retry rename that one.
-              if (errnoCode(err) === 'ENOENT') temp = await writeTemp(fs, change.path, change.text);
-              throw err;
-            }
-          }, retry);
-        }
+        await withRetry(
+          () => ('remove' in change ? removeFile(fs, change.path, beforePublish) : replaceFile(fs, change.path, change.text, beforePublish)),
+          retry,
+        );
         done.push(change.path);
       } catch (err) {
         failed.set(change.path, ioError(err, change.path));
-        if (temp !== null) await removeTemp(fs, temp);
       }
     }),
   );
@@ -108,12 +64,7 @@ export async function publishContentChanges(
   return failed;
 }
 
-/** Removes the temp files of a prepared batch that will not be published (the first commit failed). */
-export async function discardPreparedContent(fs: FsSeam, prepared: PreparedContent): Promise<void> {
-  await Promise.all(prepared.changes.map((change) => ('temp' in change ? removeTemp(fs, change.temp) : undefined)));
-}
-
-async function writeTemp(fs: FsSeam, path: string, text: string): Promise<string> {
+async function replaceFile(fs: FsSeam, path: string, text: string, beforePublish: () => Promise<void>): Promise<void> {
   const temp = makeTempName(path);
   const file = await fs.open(temp, 'wx');
   try {
@@ -123,14 +74,18 @@ async function writeTemp(fs: FsSeam, path: string, text: string): Promise<string
     } finally {
       await file.close();
     }
+    await beforePublish();
+    await fs.rename(temp, path);
   } catch (err) {
-    await removeTemp(fs, temp);
+    // Best effort: the write's own error is what the caller needs; a temp of
+    // ours that cannot be removed now is swept once this process is gone.
+    await fs.unlink(temp).catch(() => undefined);
     throw err;
   }
-  return temp;
 }
 
-async function removeFile(fs: FsSeam, path: string): Promise<void> {
+async function removeFile(fs: FsSeam, path: string, beforePublish: () => Promise<void>): Promise<void> {
+  await beforePublish();
   try {
     await fs.unlink(path);
   } catch (err) {
@@ -138,10 +93,6 @@ async function removeFile(fs: FsSeam, path: string): Promise<void> {
   }
 }
 
-/** Best effort: the write's own error is what the caller needs; a temp of ours that cannot be removed now is swept once this process is gone. */
-async function removeTemp(fs: FsSeam, temp: string): Promise<void> {
-  await fs.unlink(temp).catch(() => undefined);
-}
 
 function ioError(err: unknown, path: string): StorageError {
   if (err instanceof StorageError) return err;

@@ -30,13 +30,7 @@ import { Low } from 'lowdb';
 import type pino from 'pino';
 import { StorageError } from '../shared/errors.js';
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
-import {
-  discardPreparedContent,
-  prepareContentChanges,
-  publishContentChanges,
-  type ContentChange,
-  type PreparedContent,
-} from './content-batch.js';
+import { applyContentChanges, type ContentChange } from './content-batch.js';
 import { contentFileOf, sourceOfGlobalFile, sourceOfPageFile } from './content-files.js';
 import { DocumentDraft, usageBySourceOf, type CommittedState } from './document-draft.js';
 import { fsyncDirectory } from './directory-sync.js';
@@ -481,25 +475,15 @@ export class ProjectStore {
         bytes += this.file.last?.bytes ?? 0;
         retries += this.file.last?.retries ?? 0;
       };
-      // The content files' temp files are written and fsynced while the first
-      // commit runs: only their renames must wait for it.
-      const preparing = content.size > 0 ? this.prepareContent(content) : null;
-      preparing?.catch(() => undefined); // awaited below; a failure meanwhile must not go unhandled
       // First commit: every operation's effect, content sources with the
       // union of their old and new marks (nothing a file on disk names is
       // unmarked while the content files are replaced).
-      try {
-        if (draft.dirty) await write(draft);
-      } catch (err) {
-        if (preparing) await preparing.then((prepared) => discardPreparedContent(this.opts.fs, prepared), () => undefined);
-        throw err;
-      }
+      if (draft.dirty) await write(draft);
       phase('write');
-      if (preparing) {
-        const prepared = await preparing;
+      if (content.size > 0) {
         published = true;
         contentStarted = true;
-        const failed = await this.publishContent(prepared, content, batch);
+        const failed = await this.applyContentActions(content, batch);
         phase('content');
         // Second commit: the exact marks of every source whose file is now in
         // place. A source whose file could not be written keeps the union.
@@ -566,10 +550,11 @@ export class ProjectStore {
   }
 
   /**
-   * The batch's content files, step 1 (content-batch.ts), started beside the
-   * first commit: folders made, new texts in fsynced temp files.
+   * Runs under the lock between the two commits: write or remove the batch's
+   * content files. Returns the sources whose file could not be changed (their
+   * operations fail; other sources go on). A lost lock fails the whole batch.
    */
-  private async prepareContent(content: ContentActions): Promise<PreparedContent> {
+  private async applyContentActions(content: ContentActions, batch: Queued[]): Promise<Set<string>> {
     const changes: ContentChange[] = [];
     for (const [source, action] of content.bySource) {
       const path = this.contentPath(source);
@@ -586,17 +571,7 @@ export class ProjectStore {
         changes.push({ path, text: action.text });
       } else changes.push({ path, remove: true });
     }
-    return prepareContentChanges(this.opts.fs, changes, { onRetry: (code) => this.opts.counters.retry(code) });
-  }
-
-  /**
-   * Step 2, under the lock between the two commits: rename the prepared
-   * files in (and make the removals), each behind the fence. Returns the
-   * sources whose file could not be changed (their operations fail; other
-   * sources go on). A lost lock fails the whole batch.
-   */
-  private async publishContent(prepared: PreparedContent, content: ContentActions, batch: Queued[]): Promise<Set<string>> {
-    const failed = await publishContentChanges(this.opts.fs, prepared, {
+    const failed = await applyContentChanges(this.opts.fs, changes, {
       onRetry: (code) => this.opts.counters.retry(code),
       beforePublish: this.fence,
     });
