@@ -443,7 +443,7 @@ export class ProjectStore {
     let bytes = 0;
     let retries = 0;
     let writes = 0;
-    /** a rename of this batch may have happened (set before each write starts) */
+    /** a rename of this batch happened (or may have: content files) */
     let published = false;
     let contentStarted = false;
     let ambiguous = false;
@@ -467,8 +467,14 @@ export class ProjectStore {
       const write = async (d: DocumentDraft) => {
         const doc = d.build();
         this.db.data = doc;
+        try {
+          await this.db.write();
+        } catch (err) {
+          // Failed after its rename (directory fsync): the new version is on disk all the same.
+          if (err instanceof StorageError && err.details?.contentReplaced === true) published = true;
+          throw err;
+        }
         published = true;
-        await this.db.write();
         ambiguous ||= this.file.lastWriteAmbiguous;
         d.applyTo(state, doc);
         writes++;
