@@ -1,7 +1,12 @@
 /**
- * `media.json.gen`: a random nonce that every commit replaces, so a process
- * can tell "media.json (or a content file) changed since I looked" without
- * trusting file timestamps.
+ * `media.json.gen`: a random nonce, so a process can tell "media.json (or a
+ * content file) changed since I looked" where file timestamps cannot. A
+ * commit replaces it when its files could otherwise look unchanged: it wrote
+ * content files (a refresh's pre-lock scan checks the nonce), or the mtime
+ * bump of its media.json was rounded away by the file system (see
+ * AtomicJsonFile's `newerMtime`). Elsewhere the stat signature of media.json
+ * already differs from every earlier version's, and the nonce write (a temp
+ * file and a rename, ~0.2 ms) is saved.
  *
  * Why a file of our own: a stat signature (dev:ino:size:mtime) stops changing
  * on file systems with whole-second timestamps (ext3, FAT/exFAT, HFS+, many
@@ -49,7 +54,7 @@ export class GenerationFile {
     }
   }
 
-  /** Replaces the nonce with a fresh one (call under the project lock); returns it. */
+  /** Replaces the nonce with a fresh one (call under the project lock, before acknowledging); returns it. */
   async bump(): Promise<string> {
     const nonce = randomBytes(12).toString('hex');
     const temp = makeTempName(this.path);
