@@ -101,3 +101,16 @@ class RecordingFile implements FsFile {
     return this.run({ op: 'close', path: this.path }, () => this.inner.close());
   }
 }
+
+/** The real file system, pushing the name of every seam method called onto `ops` (to prove what a module calls). */
+export function namingFs(ops: string[]): FsSeam {
+  return Object.fromEntries(
+    Object.entries(realFs).map(([name, fn]) => [
+      name,
+      (...args: unknown[]) => {
+        ops.push(name);
+        return (fn as (...a: unknown[]) => unknown)(...args);
+      },
+    ]),
+  ) as unknown as FsSeam;
+}

@@ -10,12 +10,12 @@
  *   records nobody deleted are still there, and a record's one acknowledged metadata update is on disk.
  */
 import { readFile } from 'node:fs/promises';
-import { assertSameOutcome } from './answer-compare.js';
 import { callOf, RunCounter, type Command } from './commands.js';
-import { contentFile, materialise, mediaJsonOf, projectDirOf, SOURCES, writeInitialState, type InitialState } from './initial-states.js';
-import { LibraryModel, pathsOfRecord, type ModelRecord, type Outcome } from './library-model.js';
+import { contentFile, mediaJsonOf, projectDirOf, SOURCES, type InitialState } from './initial-states.js';
+import { pathsOfRecord, type ModelRecord, type Outcome } from './library-model.js';
 import type { RunTally } from './model-settings.js';
 import type { StorageTarget } from './storage-targets.js';
+import { startRun } from './run-start.js';
 
 /** Refusals a command may meet whatever ran beside it; anything else (LOCK_TIMEOUT, STORAGE_IO, …) is a failure. */
 const EXPECTED_REFUSALS: Readonly<Record<string, readonly string[]>> = {
@@ -36,12 +36,7 @@ export async function runParallel(
   tally: RunTally,
 ): Promise<void> {
   tally.runs++;
-  const state = materialise(initial);
-  await writeInitialState(dataDir, projectId, initial.shape, state);
-  const model = new LibraryModel(state.records, state.content);
-  for (const target of targets) {
-    assertSameOutcome(`opening the ${initial.shape} library in ${target.name}`, 'listMedia', model.listMedia(), await target.call('listMedia', [projectId]));
-  }
+  const { state, model } = await startRun(targets, dataDir, projectId, initial);
 
   // The paths each content file uses, by the token it carries.
   const pathsByToken = new Map<string, string[]>();

@@ -14,10 +14,11 @@
 import { readFile } from 'node:fs/promises';
 import { assertSameOutcome } from './answer-compare.js';
 import { callOf, expectedOf, RunCounter, type Command } from './commands.js';
-import { materialise, mediaJsonOf, writeInitialState, type InitialState } from './initial-states.js';
+import { mediaJsonOf, type InitialState } from './initial-states.js';
 import { LibraryModel, type NewModelRecord, type Outcome } from './library-model.js';
 import type { RunTally } from './model-settings.js';
 import type { StorageTarget } from './storage-targets.js';
+import { startRun } from './run-start.js';
 
 export interface SequenceOptions {
   /** compare the library after every command (default), or only at the end */
@@ -39,12 +40,7 @@ export async function runSequence(
   { readAfterEachStep = true, upload }: SequenceOptions = {},
 ): Promise<void> {
   tally.runs++;
-  const state = materialise(initial);
-  await writeInitialState(dataDir, projectId, initial.shape, state);
-  const model = new LibraryModel(state.records, state.content);
-  for (const target of targets) {
-    assertSameOutcome(`opening the ${initial.shape} library in ${target.name}`, 'listMedia', model.listMedia(), await target.call('listMedia', [projectId]));
-  }
+  const { state, model } = await startRun(targets, dataDir, projectId, initial);
 
   const counter = new RunCounter(projectId);
   for (const [step, cmd] of commands.entries()) {

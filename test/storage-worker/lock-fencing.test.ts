@@ -22,6 +22,7 @@ import { sweepLeftovers } from '../../storage-worker/leftover-sweep.js';
 import { mapError } from '../../server/http/error-responder.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { expectLockTimeout } from '../helpers/lock-expectations.js';
+import { namingFs } from '../helpers/observed-fs.js';
 import { JsonLineChild } from '../fixtures/json-line-child.js';
 import { forkedChildPid, PID_NAMESPACE_WRAPPER, pidNamespaceUnavailable } from '../fixtures/lock-namespace.js';
 
@@ -236,15 +237,7 @@ X('release finding my nonce gone marks the handle compromised; assertHeld then t
 
 X('assertHeld: one read while fresh; a lock replaced right now is seen at once', async () => {
   const ops: string[] = [];
-  const recording: FsSeam = Object.fromEntries(
-    Object.entries(realFs).map(([name, fn]) => [
-      name,
-      (...args: unknown[]) => {
-        ops.push(name);
-        return (fn as (...a: unknown[]) => unknown)(...args);
-      },
-    ]),
-  ) as unknown as FsSeam;
+  const recording = namingFs(ops);
   const handle = await new ProjectLock(lockPath, { staleMs: 60_000, fs: recording }).acquire();
   try {
     ops.length = 0;

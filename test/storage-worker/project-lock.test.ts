@@ -13,6 +13,7 @@ import { currentProcess } from '../../storage-worker/process-identity.js';
 import { CLAIM_STALE_MS, ProjectLock, takeWaiterHint, waiterHintPath } from '../../storage-worker/project-lock.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { expectLockTimeout } from '../helpers/lock-expectations.js';
+import { namingFs } from '../helpers/observed-fs.js';
 import { closeAll, JsonLineChild } from '../fixtures/json-line-child.js';
 
 const X = suite('project-lock');
@@ -233,15 +234,7 @@ X('a live breaker holding the claim makes others wait; a dead claimant, or an un
 
 X('every file operation goes through the FsSeam, and a failed step leaves nothing behind', async () => {
   const ops: string[] = [];
-  const recording: FsSeam = Object.fromEntries(
-    Object.entries(realFs).map(([name, fn]) => [
-      name,
-      (...args: unknown[]) => {
-        ops.push(name);
-        return (fn as (...a: unknown[]) => unknown)(...args);
-      },
-    ]),
-  ) as unknown as FsSeam;
+  const recording = namingFs(ops);
   const handle = await new ProjectLock(lockPath, { fs: recording }).acquire();
   await handle.release();
   // An uncontended acquire + fast release uses exactly these (no stat: nothing to observe).
