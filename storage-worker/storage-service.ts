@@ -37,7 +37,7 @@ import { errnoCode, realFs, type FsSeam } from './fs-seam.js';
 import { parseNewMediaRecords } from './media-document-schema.js';
 import * as ops from './media-operations.js';
 import { isUsableEntry, ProjectRegistry, type ResolvedProject } from './project-registry.js';
-import { ProjectStore } from './project-store.js';
+import { ProjectStore, type Operation } from './project-store.js';
 import { makeTempName } from './temp-file-name.js';
 import { extractMediaPaths } from './usage-extraction.js';
 import { WorkerCounters } from './worker-counters.js';
@@ -59,6 +59,8 @@ export class StorageService implements StorageApi, FaultControl {
   private readonly stores = new Map<string, Promise<ProjectStore>>();
   /** a folder name of a registered project → its canonical id (the editor's UUID) */
   private readonly aliases = new Map<string, string>();
+  /** per project id, the tail of write calls waiting for their store, in call order (see writable) */
+  private readonly writeAdmission = new Map<string, Promise<void>>();
   /** stores whose usage was reconciled with their content files (see writable) */
   private readonly reconciled = new WeakSet<ProjectStore>();
   private readonly registry: ProjectRegistry;
@@ -280,39 +282,39 @@ export class StorageService implements StorageApi, FaultControl {
   }
 
   async addMedia(projectId: string, records: NewMediaRecord[]): Promise<MediaRecord[]> {
-    const store = await this.writable(projectId);
-    const valid = parseNewMediaRecords(records) as NewMediaRecord[];
-    return store.enqueue(ops.addMedia(valid));
+    return this.write(projectId, () => ops.addMedia(parseNewMediaRecords(records) as NewMediaRecord[]));
   }
 
   async updateMetadata(projectId: string, fileId: string, patch: MetadataPatch): Promise<MediaRecord> {
-    const store = await this.writable(projectId);
-    requireString('fileId', fileId);
-    if (typeof patch !== 'object' || patch === null) throw new StorageError('INVALID_INPUT', 'Expected `patch` to be an object');
-    for (const [k, v] of Object.entries(patch)) {
-      if (v !== undefined && typeof v !== 'string') {
-        throw new StorageError('INVALID_INPUT', `Expected metadata \`${k}\` to be a string, got ${typeof v}`, { field: k });
+    return this.write(projectId, () => {
+      requireString('fileId', fileId);
+      if (typeof patch !== 'object' || patch === null) throw new StorageError('INVALID_INPUT', 'Expected `patch` to be an object');
+      for (const [k, v] of Object.entries(patch)) {
+        if (v !== undefined && typeof v !== 'string') {
+          throw new StorageError('INVALID_INPUT', `Expected metadata \`${k}\` to be a string, got ${typeof v}`, { field: k });
+        }
       }
-    }
-    return store.enqueue(ops.updateMetadata(fileId, patch));
+      return ops.updateMetadata(fileId, patch);
+    });
   }
 
   async deleteMedia(projectId: string, fileIds: string[]): Promise<DeleteMediaResult> {
-    const store = await this.writable(projectId);
-    if (!Array.isArray(fileIds) || fileIds.some((id) => typeof id !== 'string')) {
-      throw new StorageError('INVALID_INPUT', 'Expected `fileIds` to be an array of strings');
-    }
-    return store.enqueue(ops.deleteMedia(fileIds));
+    return this.write(projectId, () => {
+      if (!Array.isArray(fileIds) || fileIds.some((id) => typeof id !== 'string')) {
+        throw new StorageError('INVALID_INPUT', 'Expected `fileIds` to be an array of strings');
+      }
+      return ops.deleteMedia(fileIds);
+    });
   }
 
   // --- content and usage ------------------------------------------------------
 
   async saveContent(projectId: string, source: UsageSource, content: unknown): Promise<SaveContentResult> {
-    const store = await this.writable(projectId);
-    contentFileOf(source);
-    const text = serializeContent(content, MAX_CONTENT_BYTES);
-    const paths = extractMediaPaths(content);
-    return store.enqueue(ops.saveContent(source, text, paths));
+    return this.write(projectId, () => {
+      contentFileOf(source);
+      const text = serializeContent(content, MAX_CONTENT_BYTES);
+      return ops.saveContent(source, text, extractMediaPaths(content));
+    });
   }
 
   async readContent(projectId: string, source: UsageSource): Promise<unknown> {
@@ -329,32 +331,56 @@ export class StorageService implements StorageApi, FaultControl {
   }
 
   async deleteContent(projectId: string, source: UsageSource): Promise<void> {
-    const store = await this.writable(projectId);
-    contentFileOf(source);
+    const { store, reconciling } = await this.writable(projectId);
     try {
-      await this.fs.stat(store.contentPath(source));
+      contentFileOf(source);
+      try {
+        await this.fs.stat(store.contentPath(source));
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') throw new StorageError('PAGE_NOT_FOUND', `no saved content for ${source}`, { projectId, source });
+        throw StorageError.from(err, 'STORAGE_IO');
+      }
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') throw new StorageError('PAGE_NOT_FOUND', `no saved content for ${source}`, { projectId, source });
-      throw StorageError.from(err, 'STORAGE_IO');
+      await reconciling;
+      throw err;
     }
     await store.enqueue(ops.deleteContent(source));
   }
 
   async setUsage(projectId: string, source: UsageSource, mediaPaths: string[]): Promise<SaveContentResult> {
-    const store = await this.writable(projectId);
-    contentFileOf(source);
-    if (!Array.isArray(mediaPaths) || mediaPaths.some((p) => typeof p !== 'string')) {
-      throw new StorageError('INVALID_INPUT', 'Expected `mediaPaths` to be an array of strings');
-    }
-    // Accept the same spellings as content does (relative form, full URLs).
-    const paths = extractMediaPaths(mediaPaths);
-    return store.enqueue(ops.setUsage(source, paths));
+    return this.write(projectId, () => {
+      contentFileOf(source);
+      if (!Array.isArray(mediaPaths) || mediaPaths.some((p) => typeof p !== 'string')) {
+        throw new StorageError('INVALID_INPUT', 'Expected `mediaPaths` to be an array of strings');
+      }
+      // Accept the same spellings as content does (relative form, full URLs).
+      return ops.setUsage(source, extractMediaPaths(mediaPaths));
+    });
   }
 
   async refreshUsage(projectId: string): Promise<RefreshUsageResult> {
-    const store = await this.writable(projectId);
+    const { store } = await this.writable(projectId);
     // Read and scan the content files before queueing: not under the lock.
     return store.enqueue(ops.refreshUsage('all', await store.scanContent()));
+  }
+
+  /**
+   * Queues a write operation in call order: `build` validates and makes the
+   * operation synchronously, right after the store is known, so calls that
+   * arrive in one order are applied in that order (invariant 1). A call its
+   * own validation refuses answers only once the usage reconcile its
+   * process's first write call queued is done (see writable).
+   */
+  private async write<R>(projectId: string, build: () => Operation<R>): Promise<R> {
+    const { store, reconciling } = await this.writable(projectId);
+    let op: Operation<R>;
+    try {
+      op = build();
+    } catch (err) {
+      await reconciling;
+      throw err;
+    }
+    return store.enqueue(op);
   }
 
   async usage(projectId: string, fileId: string): Promise<UsageInfo> {
@@ -432,22 +458,39 @@ export class StorageService implements StorageApi, FaultControl {
    * Every write call reconciles, even one its own validation then refuses,
    * so the rule is simply "the first write call of a process".
    */
-  private async writable(projectId: string): Promise<ProjectStore> {
-    const store = await this.store(projectId);
-    if (!this.reconciled.has(store)) {
-      this.reconciled.add(store);
-      // Queued before the caller's operation (callers that arrive meanwhile
-      // queue behind it too), and awaited: a call its own validation then
-      // refuses must not return before the reconcile it started is visible.
-      try {
-        const usage = await store.enqueue(ops.refreshUsage('withFiles'));
-        this.logger.info({ project: projectId, usageSources: usage.sources }, 'usage reconciled with the content files');
-      } catch (err) {
+  private async writable(projectId: string): Promise<{ store: ProjectStore; reconciling: Promise<void> }> {
+    // Write calls learn their store strictly in call order: opening a project
+    // resolves its id asynchronously (projects.json), and concurrent first
+    // calls must not overtake each other on the way to the queue.
+    // (Per project id: a slow open of one project holds up no other.)
+    const store = (this.writeAdmission.get(projectId) ?? Promise.resolve()).then(() => this.store(projectId));
+    const tail = store.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.writeAdmission.set(projectId, tail);
+    void tail.then(() => {
+      if (this.writeAdmission.get(projectId) === tail) this.writeAdmission.delete(projectId);
+    });
+    return this.admitted(projectId, await store);
+  }
+
+  private admitted(projectId: string, store: ProjectStore): { store: ProjectStore; reconciling: Promise<void> } {
+    if (this.reconciled.has(store)) return { store, reconciling: Promise.resolve() };
+    this.reconciled.add(store);
+    // Queued now, before the caller's operation (callers that arrive
+    // meanwhile queue behind it too). Not awaited here: an await would let
+    // later calls overtake this caller's operation.
+    const reconciling = store.enqueue(ops.refreshUsage('withFiles')).then(
+      (usage) => this.logger.info({ project: projectId, usageSources: usage.sources }, 'usage reconciled with the content files'),
+      (err: unknown) => {
         this.reconciled.delete(store); // try again with the next write
-        throw err;
-      }
-    }
-    return store;
+        if (!(err instanceof StorageError && err.code === 'CORRUPT_DOCUMENT')) {
+          this.logger.warn({ project: projectId, err }, 'reconciling usage failed; the next write tries again');
+        }
+      },
+    );
+    return { store, reconciling };
   }
 
   private async openStore(project: ResolvedProject): Promise<ProjectStore> {
