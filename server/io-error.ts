@@ -5,7 +5,7 @@
  * inside the storage worker.
  */
 import { StorageError } from '../shared/errors.js';
-import { errnoCode } from '../storage-worker/fs-seam.js';
+import { errnoCode } from '../shared/errno.js';
 
 export function ioError(err: unknown, doing: string): StorageError {
   if (err instanceof StorageError) return err;

@@ -42,7 +42,7 @@ import type {
   WorkerPing,
 } from '../shared/storage-api.js';
 import { Comlink, installErrorTransfer, portEndpoint } from '../shared/thread-channel.js';
-import type { SessionTask, WorkerApi } from '../storage-worker/worker-entry.js';
+import type { SessionTask, WorkerApi } from '../shared/session-protocol.js';
 
 const WORKER_ENTRY = new URL('../storage-worker/worker-entry.js', import.meta.url);
 

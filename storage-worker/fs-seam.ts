@@ -75,13 +75,7 @@ export const realFs: FsSeam = {
   utimes: (path, atime, mtime) => fsp.utimes(path, atime, mtime),
 };
 
-/** The errno code of a Node system error, or undefined. */
-export function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code;
-    return typeof code === 'string' ? code : undefined;
-  }
-  return undefined;
-}
+// One rule, one place: the server needs it too, so it lives in shared/.
+export { errnoCode } from '../shared/errno.js';
 
 export type { Stats };

@@ -26,7 +26,6 @@ import type {
   FaultControl,
   FaultSpec,
   StorageApi,
-  StorageOptions,
   StorageStats,
   WorkerPing,
 } from '../shared/storage-api.js';
@@ -38,15 +37,13 @@ import { parseNewMediaRecords } from './media-document-schema.js';
 import * as ops from './media-operations.js';
 import { isUsableEntry, ProjectRegistry, type ResolvedProject } from './project-registry.js';
 import { ProjectStore, type Operation } from './project-store.js';
+import type { SessionOptions } from '../shared/session-protocol.js';
 import { makeTempName } from './temp-file-name.js';
 import { extractMediaPaths } from './usage-extraction.js';
 import { WorkerCounters } from './worker-counters.js';
 
 /** Options as the client hands them to a worker session. */
-export interface ServiceOptions extends StorageOptions {
-  /** threads of this process known dead (earlier storage workers): their locks are dead too */
-  deadThreadIds?: number[];
-}
+export type ServiceOptions = SessionOptions;
 
 const MAX_CONTENT_BYTES = 20 * 1024 * 1024;
 const PROJECT_FILE = 'project.json';

@@ -11,22 +11,17 @@
 import type { MessagePort } from 'node:worker_threads';
 import { Comlink, installErrorTransfer, portEndpoint } from '../shared/thread-channel.js';
 import type { DrainResult } from '../shared/storage-api.js';
-import { StorageService, type ServiceOptions } from './storage-service.js';
+import type { SessionTask, WorkerApi } from '../shared/session-protocol.js';
+import { StorageService } from './storage-service.js';
 
-export interface SessionTask {
-  port: MessagePort;
-  options: ServiceOptions;
-}
-
-/** What the client calls: the storage API plus the session's own stop. */
-export type WorkerApi = StorageService & { stopSession(): Promise<DrainResult> };
 
 export default async function runSession(task: SessionTask): Promise<DrainResult> {
   installErrorTransfer();
   const service = new StorageService(task.options);
   let finish!: (result: DrainResult) => void;
   const finished = new Promise<DrainResult>((resolve) => (finish = resolve));
-  const api = Object.assign(Object.create(service) as StorageService, {
+  // Typed as the shared contract, so the worker cannot drift from what the client calls.
+  const api: WorkerApi = Object.assign(Object.create(service) as StorageService, {
     async stopSession(): Promise<DrainResult> {
       const result = await service.drain();
       // Answer first, then end the task, so the client's call settles before the port closes.

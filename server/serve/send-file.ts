@@ -12,7 +12,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ParameterizedContext } from 'koa';
-import { errnoCode } from '../../storage-worker/fs-seam.js';
+import { errnoCode } from '../../shared/errno.js';
 import { HttpError } from '../http/http-error.js';
 import { ioError } from '../io-error.js';
 import { parseRange } from './byte-range.js';

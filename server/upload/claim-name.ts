@@ -8,7 +8,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageError } from '../../shared/errors.js';
-import { errnoCode } from '../../storage-worker/fs-seam.js';
+import { errnoCode } from '../../shared/errno.js';
 import { ioError } from '../io-error.js';
 import { withSuffix } from './slug.js';
 

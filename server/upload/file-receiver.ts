@@ -19,7 +19,7 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { NewMediaRecord } from '../../shared/media-types.js';
-import { errnoCode } from '../../storage-worker/fs-seam.js';
+import { errnoCode } from '../../shared/errno.js';
 import type { UploadLimits } from '../config.js';
 import { ioError } from '../io-error.js';
 import { claimName, type ClaimedName } from './claim-name.js';

@@ -12,7 +12,7 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { MediaRecord } from '../../shared/media-types.js';
-import { errnoCode } from '../../storage-worker/fs-seam.js';
+import { errnoCode } from '../../shared/errno.js';
 import { folderOfPath } from './upload-paths.js';
 
 const RETRYABLE = new Set(['EPERM', 'EBUSY', 'EACCES', 'EAGAIN']);

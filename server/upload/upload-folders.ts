@@ -9,7 +9,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StorageError } from '../../shared/errors.js';
-import { errnoCode } from '../../storage-worker/fs-seam.js';
+import { errnoCode } from '../../shared/errno.js';
 import { ioError } from '../io-error.js';
 import { MEDIA_FOLDERS } from './upload-paths.js';
 

@@ -11,7 +11,7 @@
  * disk.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { errnoCode } from '../../storage-worker/fs-seam.js';
+import { errnoCode } from '../../shared/errno.js';
 
 export interface UploadFs {
   /** fsync an open file written for an upload (`path` names it, for the record) */
