@@ -28,7 +28,7 @@ import { basename, dirname } from 'node:path';
 import { StorageError } from '../shared/errors.js';
 import type { FsOperation } from '../shared/storage-api.js';
 import { errnoCode, realFs, type FsFile, type FsSeam } from './fs-seam.js';
-import { fsyncDirectory } from './directory-sync.js';
+import { fsyncDirectory } from '../shared/directory-sync.js';
 import { signatureOf, statSignature } from './file-signature.js';
 import { isTransientError, withRetry, type RetryPolicy } from './retry-policy.js';
 import { makeTempName } from './temp-file-name.js';

@@ -12,7 +12,7 @@
 import { dirname } from 'node:path';
 import { StorageError } from '../shared/errors.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
-import { fsyncDirectory } from './directory-sync.js';
+import { fsyncDirectory } from '../shared/directory-sync.js';
 import { withRetry, type RetryPolicy } from './retry-policy.js';
 import { makeTempName } from './temp-file-name.js';
 

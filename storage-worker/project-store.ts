@@ -33,7 +33,7 @@ import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
 import { applyContentChanges, type ContentChange } from './content-batch.js';
 import { contentFileOf, sourceOfGlobalFile, sourceOfPageFile } from './content-files.js';
 import { DocumentDraft, usageBySourceOf, type CommittedState } from './document-draft.js';
-import { fsyncDirectory } from './directory-sync.js';
+import { fsyncDirectory } from '../shared/directory-sync.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import { sweepLeftovers } from './leftover-sweep.js';
 import { isTransientError, withRetry } from './retry-policy.js';

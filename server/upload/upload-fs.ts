@@ -10,8 +10,9 @@
  * record is committed: a record must never point at bytes that are not on
  * disk.
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import { errnoCode } from '../../shared/errno.js';
+import * as fsp from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { fsyncDirectory } from '../../shared/directory-sync.js';
 
 export interface UploadFs {
   /** fsync an open file written for an upload (`path` names it, for the record) */
@@ -20,25 +21,9 @@ export interface UploadFs {
   syncDirectory(path: string): Promise<void>;
 }
 
-/**
- * Windows has no directory fsync (NTFS journals the name itself) and some
- * file systems refuse it: there it is a guarantee we cannot have, not a failure.
- */
-const DIR_FSYNC_UNSUPPORTED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP']);
-
 export const realUploadFs: UploadFs = {
   syncFile: (handle) => handle.sync(),
-  async syncDirectory(path) {
-    if (process.platform === 'win32') return;
-    const handle = await open(path, 'r');
-    try {
-      await handle.sync();
-    } catch (err) {
-      if (!DIR_FSYNC_UNSUPPORTED.has(errnoCode(err) ?? '')) throw err;
-    } finally {
-      await handle.close();
-    }
-  },
+  syncDirectory: (path) => fsyncDirectory(fsp, path),
 };
 
 /** fsyncs each directory once (a request's files usually share one folder). */
