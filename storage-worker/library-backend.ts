@@ -46,6 +46,17 @@ export interface LibraryBackend {
   library(projectId: string): Promise<MediaLibrary>;
   /** Commits everything accepted, releases every lock or connection. */
   drain(): Promise<{ projects: number; operations: number }>;
+  /**
+   * Optional: runs one write call on the project's library, so the backend
+   * decides when it runs. `call` is the service's validated operation
+   * builder: it validates its input and calls one write method of the
+   * library before its first await, and throws (or rejects) when its input is
+   * refused. The file backend admits write calls in the order they arrive and
+   * queues a process's first-write usage reconcile before `call`, which a
+   * refused call still waits for. Without it the service runs
+   * `call(await library(projectId))`.
+   */
+  admitWrite?<R>(projectId: string, call: (library: MediaLibrary) => Promise<R>): Promise<R>;
 }
 
 /**
