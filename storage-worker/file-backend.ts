@@ -6,18 +6,16 @@
  * resolved through the editor's registry (projects.json, project-registry.ts);
  * a UUID and its folder name open one and the same library.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pino from 'pino';
-import { StorageError } from '../shared/errors.js';
 import type { ProjectInfo } from '../shared/media-types.js';
-import { errnoCode, realFs, type FsSeam } from './fs-seam.js';
+import { realFs, type FsSeam } from './fs-seam.js';
 import { FileLibrary } from './file-library.js';
 import type { LibraryBackend, MediaLibrary } from './library-backend.js';
 import * as ops from './media-operations.js';
-import { isUsableEntry, ProjectRegistry, type ResolvedProject } from './project-registry.js';
+import { ProjectFolders } from './project-folders.js';
+import { ProjectRegistry, type ResolvedProject } from './project-registry.js';
 import { ProjectStore } from './project-store.js';
-import { makeTempName } from './temp-file-name.js';
 import { WorkerCounters } from './worker-counters.js';
 
 export interface FileBackendOptions {
@@ -37,18 +35,15 @@ export interface FileBackendOptions {
   counters?: WorkerCounters;
 }
 
-const PROJECT_FILE = 'project.json';
-
 export class FileBackend implements LibraryBackend {
   readonly kind = 'files';
   private readonly fs: FsSeam;
   private readonly logger: pino.Logger;
   private readonly counters: WorkerCounters;
-  private readonly projectsDir: string;
   private readonly lockTimeoutMs: number;
   private readonly staleLockMs: number;
   private readonly deadThreads: Set<number>;
-  private readonly registry: ProjectRegistry;
+  private readonly folders: ProjectFolders;
   /** open libraries by canonical project id */
   private readonly libraries = new Map<string, Promise<FileLibrary>>();
   /** a folder name of a registered project → its canonical id (the editor's UUID) */
@@ -60,15 +55,16 @@ export class FileBackend implements LibraryBackend {
     this.fs = options.fs ?? realFs;
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.counters = options.counters ?? new WorkerCounters();
-    this.projectsDir = join(options.dataDir, 'projects');
     this.lockTimeoutMs = options.lockTimeoutMs ?? 5000;
     this.staleLockMs = options.staleLockMs ?? 10_000;
     this.deadThreads = new Set(options.deadThreadIds ?? []);
-    this.registry = new ProjectRegistry(this.projectsDir, this.fs, {
+    const projectsDir = join(options.dataDir, 'projects');
+    const registry = new ProjectRegistry(projectsDir, this.fs, {
       timeoutMs: this.lockTimeoutMs,
       staleMs: this.staleLockMs,
       isThreadAlive: (id) => !this.deadThreads.has(id),
     });
+    this.folders = new ProjectFolders(projectsDir, this.fs, registry);
   }
 
   /** Projects with an open (or opening) library, for stats and ping. */
@@ -79,173 +75,27 @@ export class FileBackend implements LibraryBackend {
   // --- projects -------------------------------------------------------------
 
   async createProject(input: { id?: string; name: string }): Promise<ProjectInfo> {
-    await this.fs.mkdir(this.projectsDir);
-    // Under the registry's lock: two processes creating projects at once can
-    // neither claim the same folder nor lose each other's entry.
-    const info = await this.registry.update(async (projects) => {
-      const taken = new Set<string>();
-      for (const e of projects.filter(isUsableEntry)) taken.add(e.id).add(e.folderName);
-      const made = await this.claimFree(input.id, input.name, taken);
-      // The editor lists projects from this file: register what we made (id = folder name).
-      projects.push({ id: made.id, folderName: made.folder, name: made.name, created: made.createdAt, updated: made.createdAt });
-      return { write: true, result: made };
-    });
-    const library = await this.library(info.id);
-    await library.store.enqueue(ops.initialise());
+    const info = await this.folders.create(input);
+    // A new project gets its media.json at once.
+    await (await this.library(info.id)).store.enqueue(ops.initialise());
     return info;
   }
 
-  /** The explicit id, or the first free id derived from the name; never a folder or id the editor already uses. */
-  private async claimFree(id: string | undefined, name: string, taken: ReadonlySet<string>): Promise<ProjectInfo> {
-    if (id !== undefined) {
-      const made = taken.has(id) ? null : await this.claimProject(id, name);
-      if (!made) throw new StorageError('PROJECT_EXISTS', `a project with id ${id} already exists`, { projectId: id });
-      return made;
-    }
-    const base = slugify(name);
-    for (let n = 1; n < 1000; n++) {
-      const candidate = n === 1 ? base : `${base.slice(0, 60)}-${n}`;
-      const made = taken.has(candidate) ? null : await this.claimProject(candidate, name);
-      if (made) return made;
-    }
-    throw new StorageError('PROJECT_EXISTS', `could not find a free project id for ${JSON.stringify(name)}`);
-  }
-
-  /**
-   * project.json is written to a temp file and hard-linked into place: link()
-   * fails with EEXIST if the project exists, so two creators of one id can
-   * never both succeed, and the file never appears half-written. A folder
-   * that already exists without project.json is the editor's (or someone's):
-   * it is never taken over.
-   */
-  private async claimProject(id: string, name: string): Promise<ProjectInfo | null> {
-    const dir = join(this.projectsDir, id);
-    const info: ProjectInfo = { id, folder: id, name, createdAt: new Date().toISOString() };
-    if (await this.exists(dir)) return null;
-    await this.fs.mkdir(dir);
-    const target = join(dir, PROJECT_FILE);
-    const temp = makeTempName(target);
-    const file = await this.fs.open(temp, 'wx');
-    try {
-      await file.writeAll(JSON.stringify({ id, name, createdAt: info.createdAt }, null, 2));
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    try {
-      await this.fs.link(temp, target);
-    } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw StorageError.from(err, 'STORAGE_IO');
-      return null;
-    } finally {
-      await this.fs.unlink(temp).catch(() => undefined); // the link holds the content now
-    }
-    for (const sub of ['uploads/images', 'uploads/videos', 'uploads/audios', 'uploads/files', 'pages/global']) {
-      await this.fs.mkdir(join(dir, sub));
-    }
-    return info;
-  }
-
-  private async exists(path: string): Promise<boolean> {
-    try {
-      await this.fs.stat(path);
-      return true;
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return false;
-      throw StorageError.from(err, 'STORAGE_IO');
-    }
-  }
-
-  /** Editor projects under their UUIDs, then folders without an entry under their folder names. */
-  async listProjects(): Promise<ProjectInfo[]> {
-    let dirents;
-    try {
-      dirents = await this.fs.readdir(this.projectsDir);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return []; // no project created yet
-      throw StorageError.from(err, 'STORAGE_IO');
-    }
-    const folders = new Set(dirents.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name));
-    const out: ProjectInfo[] = [];
-    const listed = new Set<string>();
-    for (const entry of await this.registry.entries()) {
-      if (!folders.has(entry.folderName) || listed.has(entry.folderName)) continue;
-      listed.add(entry.folderName);
-      out.push(await this.projectInfo({ id: entry.id, folder: entry.folderName, entry }));
-    }
-    for (const folder of folders) {
-      if (listed.has(folder)) continue;
-      try {
-        out.push(await this.projectInfo({ id: folder, folder, entry: null }));
-      } catch (err) {
-        if (!(err instanceof StorageError && err.code === 'PROJECT_NOT_FOUND')) throw err;
-      }
-    }
-    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  listProjects(): Promise<ProjectInfo[]> {
+    return this.folders.list();
   }
 
   async getProject(projectId: string): Promise<ProjectInfo> {
-    return this.projectInfo(await this.resolve(projectId));
-  }
-
-  /** A project id (an editor UUID, or a folder name) → its canonical id and folder; PROJECT_NOT_FOUND if none. */
-  private async resolve(projectId: string): Promise<ResolvedProject> {
-    const found = await this.registry.resolve(projectId);
-    if (!found) throw new StorageError('PROJECT_NOT_FOUND', `no project with id ${projectId}`, { projectId });
-    return found;
-  }
-
-  private async projectInfo({ id, folder, entry }: ResolvedProject): Promise<ProjectInfo> {
-    const dir = join(this.projectsDir, folder);
-    let stats;
-    try {
-      stats = await this.fs.stat(dir);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') throw new StorageError('PROJECT_NOT_FOUND', `no project with id ${id}`, { projectId: id });
-      throw StorageError.from(err, 'STORAGE_IO');
-    }
-    if (!stats.isDirectory()) throw new StorageError('PROJECT_NOT_FOUND', `no project with id ${id}`, { projectId: id });
-    const born = new Date(Number(stats.birthtimeMs)).toISOString();
-    if (entry) {
-      return { id, folder, name: typeof entry.name === 'string' ? entry.name : folder, createdAt: typeof entry.created === 'string' ? entry.created : born };
-    }
-    try {
-      const raw = JSON.parse((await this.fs.readFile(join(dir, PROJECT_FILE))).toString('utf8')) as Partial<ProjectInfo>;
-      return {
-        id,
-        folder,
-        name: typeof raw.name === 'string' ? raw.name : id,
-        createdAt: typeof raw.createdAt === 'string' ? raw.createdAt : born,
-      };
-    } catch {
-      // A project made by the editor before mediastore has no project.json: its folder is the project.
-      return { id, folder, name: id, createdAt: born };
-    }
+    return this.folders.info(await this.folders.resolve(projectId));
   }
 
   async deleteProject(projectId: string): Promise<void> {
-    const project = await this.resolve(projectId);
+    const project = await this.folders.resolve(projectId);
     const library = this.libraries.get(project.id);
     this.libraries.delete(project.id);
     for (const [alias, id] of this.aliases) if (id === project.id) this.aliases.delete(alias);
     if (library) await (await library.catch(() => null))?.store.close();
-    // Rename first so the project disappears at once, even if removing its files takes a while.
-    const trash = join(this.projectsDir, `.deleted-${project.folder}-${randomBytes(4).toString('hex')}`);
-    try {
-      await this.fs.rename(join(this.projectsDir, project.folder), trash);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') throw new StorageError('PROJECT_NOT_FOUND', `no project with id ${projectId}`, { projectId });
-      throw StorageError.from(err, 'STORAGE_IO');
-    }
-    if (project.entry) {
-      // The editor must not list a project whose folder is gone.
-      await this.registry.update(async (projects) => {
-        const at = projects.findIndex((e) => isUsableEntry(e) && e.id === project.id);
-        if (at !== -1) projects.splice(at, 1);
-        return { write: at !== -1, result: undefined };
-      });
-    }
-    await this.fs.rm(trash);
+    await this.folders.remove(project, projectId);
   }
 
   // --- libraries --------------------------------------------------------------
@@ -254,7 +104,7 @@ export class FileBackend implements LibraryBackend {
   async library(projectId: string): Promise<FileLibrary> {
     const known = this.libraries.get(this.aliases.get(projectId) ?? projectId);
     if (known) return known;
-    const project = await this.resolve(projectId);
+    const project = await this.folders.resolve(projectId);
     // Keyed by the canonical id: a UUID and its folder name share one library.
     if (project.id !== projectId) this.aliases.set(projectId, project.id);
     let pending = this.libraries.get(project.id);
@@ -301,7 +151,7 @@ export class FileBackend implements LibraryBackend {
   }
 
   private async open(project: ResolvedProject): Promise<FileLibrary> {
-    const store = new ProjectStore(project.id, join(this.projectsDir, project.folder), {
+    const store = new ProjectStore(project.id, join(this.folders.projectsDir, project.folder), {
       fs: this.fs,
       logger: this.logger,
       counters: this.counters,
@@ -333,15 +183,4 @@ export class FileBackend implements LibraryBackend {
     }
     return { projects, operations };
   }
-}
-
-/** "My Site!" → "my-site"; an id made only of what ID_PATTERN allows. */
-function slugify(name: string): string {
-  const slug = name
-    .normalize('NFKD')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 56);
-  return slug || 'project';
 }
