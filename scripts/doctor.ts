@@ -12,7 +12,7 @@
  * doctor itself could not run.
  */
 import { resolve } from 'node:path';
-import { StorageClient } from '../server/storage-client.js';
+import { StorageClient } from '../client/storage-client.js';
 import { examineProject, type ProjectReport } from './doctor-project.js';
 
 interface Options {

@@ -18,7 +18,7 @@ import { ServiceMetrics } from './metrics.js';
 import { requestLog } from './request-log.js';
 import { GracefulShutdown } from './shutdown.js';
 import { openAllProjects } from './startup-check.js';
-import { StorageClient } from './storage-client.js';
+import { StorageClient } from '../client/storage-client.js';
 
 /** How long to keep trying a port that the previous process is still closing. */
 const PORT_BUSY_RETRY_MS = 5000;

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Pool } from 'undici';
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { makePageContent, type Dataset, randomFileIdOf } from '../workload.js';
 import { loadProjects, projectIdFor } from './mediastore-client.js';
 import type { Target, Variant } from './variant.js';
