@@ -65,7 +65,8 @@ export class StorageService implements StorageApi, FaultControl {
   private readonly logger: pino.Logger;
   private readonly deadThreads: Set<number>;
 
-  constructor(private readonly options: ServiceOptions) {
+  /** `logger`: where the worker's lines go (the host's, through the session's log port); default fd 1 */
+  constructor(private readonly options: ServiceOptions, logger?: pino.Logger) {
     const base = options.simulateCoarseTimestamps ? new CoarseTimestampFs(realFs) : realFs;
     this.faults = options.enableFaultInjection ? new FaultyFs(base) : null;
     this.fs = this.faults ?? base;
@@ -77,7 +78,7 @@ export class StorageService implements StorageApi, FaultControl {
       isThreadAlive: (id) => !this.deadThreads.has(id),
     });
     // Synchronous writes to fd 1: log lines of a worker that is about to die still land.
-    this.logger = pino(
+    this.logger = logger ?? pino(
       { level: options.logLevel ?? 'info', base: { pid: process.pid, thread: threadId, component: 'storage-worker' } },
       pino.destination({ fd: 1, sync: true }),
     );

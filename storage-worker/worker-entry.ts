@@ -8,16 +8,28 @@
  *
  * This file only wires; the logic lives in StorageService and below.
  */
-import type { MessagePort } from 'node:worker_threads';
+import { threadId, type MessagePort } from 'node:worker_threads';
+import pino from 'pino';
 import { Comlink, installErrorTransfer, portEndpoint } from '../shared/thread-channel.js';
 import type { DrainResult } from '../shared/storage-api.js';
 import type { SessionTask, WorkerApi } from '../shared/session-protocol.js';
 import { StorageService } from './storage-service.js';
 
+/**
+ * The logger when the client gave a log port (a host embeds mediastore): pino
+ * lines go to the main thread, which hands them to the host's logger, instead
+ * of to fd 1 behind the host's back. postMessage queues a line on the
+ * receiving port at once, so the last words of a thread about to die still
+ * arrive, as they did with the synchronous fd-1 destination.
+ */
+function portLogger(port: MessagePort, level = 'info'): pino.Logger {
+  const destination = { write: (line: string): void => port.postMessage(line) };
+  return pino({ level, base: { pid: process.pid, thread: threadId, component: 'storage-worker' } }, destination);
+}
 
 export default async function runSession(task: SessionTask): Promise<DrainResult> {
-  installErrorTransfer();
-  const service = new StorageService(task.options);
+  installErrorTransfer({ claimEverything: true });
+  const service = new StorageService(task.options, task.logPort && portLogger(task.logPort, task.options.logLevel));
   let finish!: (result: DrainResult) => void;
   const finished = new Promise<DrainResult>((resolve) => (finish = resolve));
   // Typed as the shared contract, so the worker cannot drift from what the client calls.
@@ -32,5 +44,6 @@ export default async function runSession(task: SessionTask): Promise<DrainResult
   Comlink.expose(api, portEndpoint(task.port));
   const result = await finished;
   task.port.close();
+  task.logPort?.close();
   return result;
 }
