@@ -43,7 +43,7 @@ import type {
 } from '../shared/storage-api.js';
 import { Comlink, installErrorTransfer, portEndpoint } from '../shared/thread-channel.js';
 import type { SessionTask, WorkerApi } from '../shared/session-protocol.js';
-import type { HostLogger } from './host-logger.js';
+import type { HostLogger } from '../shared/host-logger.js';
 import { forwardWorkerLogs } from './worker-log-forwarding.js';
 
 const WORKER_ENTRY = new URL('../storage-worker/worker-entry.js', import.meta.url);

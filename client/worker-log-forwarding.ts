@@ -8,7 +8,7 @@
  * key the host's logger already binds would otherwise appear twice in a line.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { HostLogger, LogLevel } from './host-logger.js';
+import type { HostLogger, LogLevel } from '../shared/host-logger.js';
 
 /** pino's numeric levels. */
 const LEVEL_NAMES: ReadonlyArray<[number, LogLevel]> = [

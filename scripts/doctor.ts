@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npm run doctor -- [--fix] [--data-dir D] [--json] [--orphan-min-age-ms N]`
  *
