@@ -5,13 +5,15 @@
  * mounted under /media beside the host's routes. Pack, install and compile
  * happen once for the file (about 10–15 s of its run).
  */
+import { spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { hostRoutesAndMediaRoutes, lockFiles, uploadSaveUsageConflict } from './adoption-scenario.js';
-import { compileHost, installHost, packInto, startHost, stopHost, type RunningHost } from './packed-host.js';
+import { compileHost, installHost, packInto, run, startHost, stopHost, type RunningHost } from './packed-host.js';
 
 const K = suite('a Koa host installs and mounts the packed package');
 
@@ -19,11 +21,12 @@ let scratch: string;
 let dataDir: string;
 let compiled: { ourErrors: string[] };
 let host: RunningHost | undefined;
+let hostDir: string;
 
 K.before(async () => {
   scratch = await makeTempDir('koa-host');
   const tarball = await packInto(scratch);
-  const hostDir = join(scratch, 'host');
+  hostDir = join(scratch, 'host');
   await mkdir(hostDir);
   await installHost(hostDir, tarball, ['koa', '@koa/router', 'pino', '@types/koa', '@types/node@^20']);
   compiled = await compileHost(hostDir, 'koa-host');
@@ -61,6 +64,37 @@ K('SIGTERM: the host closes mediastore, which drains and releases every lock', a
   assert.ok(host!.lines.some((l) => typeof l === 'object' && l !== null && 'closed' in l), 'no closed line');
   assert.equal(await lockFiles(dataDir), []);
   host = undefined;
+});
+
+K('the installed mediastore-doctor command checks the data dir the host wrote', async () => {
+  const doctor = await run(join(hostDir, 'node_modules', '.bin', 'mediastore-doctor'), ['--data-dir', dataDir, '--json'], hostDir);
+  assert.is(doctor.code, 0, doctor.stderr);
+  const report = JSON.parse(doctor.stdout) as { problems: number; projects: Array<{ project: string; files: number }> };
+  assert.is(report.problems, 0);
+  assert.equal(report.projects.map((p) => [p.project, p.files]), [['site', 1]]);
+});
+
+K('the installed mediastore command serves the same data dir standalone and drains on SIGTERM', async () => {
+  const server = spawn(join(hostDir, 'node_modules', '.bin', 'mediastore'), [], {
+    cwd: hostDir,
+    env: { ...process.env, PORT: '0', DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines = createInterface({ input: server.stdout });
+  const listening = await new Promise<{ address: string }>((resolve, reject) => {
+    server.once('exit', (code) => reject(new Error(`mediastore exited (${code}) before listening`)));
+    lines.on('line', (line) => {
+      const entry = JSON.parse(line) as { msg?: string; address?: string };
+      if (entry.msg === 'listening' && entry.address) resolve({ address: entry.address });
+    });
+  });
+  const usage = await fetch(`${listening.address}/api/media/projects/site/media`);
+  assert.is(usage.status, 200);
+  assert.is(((await usage.json()) as { files: unknown[] }).files.length, 1);
+  const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
+  server.kill('SIGTERM');
+  assert.is(await exited, 0);
+  assert.equal(await lockFiles(dataDir), []);
 });
 
 K.run();
