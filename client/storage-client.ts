@@ -43,7 +43,7 @@ import type {
 } from '../shared/storage-api.js';
 import { Comlink, installErrorTransfer, portEndpoint } from '../shared/thread-channel.js';
 import type { SessionTask, WorkerApi } from '../shared/session-protocol.js';
-import type { HostLogger } from '../shared/host-logger.js';
+import { workerLevelOf, type HostLogger } from '../shared/host-logger.js';
 import { forwardWorkerLogs } from './worker-log-forwarding.js';
 
 const WORKER_ENTRY = new URL('../storage-worker/worker-entry.js', import.meta.url);
@@ -88,7 +88,7 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
     super();
     // The logger stays on this thread: only plain options cross to the worker.
     this.logger = logger;
-    const level = options.logLevel ?? (typeof logger?.level === 'string' ? logger.level : undefined);
+    const level = options.logLevel ?? workerLevelOf(logger);
     this.options = level === undefined ? options : { ...options, logLevel: level };
     installErrorTransfer();
     this.callTimeoutMs = options.callTimeoutMs ?? 30_000;

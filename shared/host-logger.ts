@@ -17,3 +17,10 @@ export interface HostLogger {
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+const PINO_LEVELS: ReadonlySet<string> = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** The host logger's level when the worker's pino can use it (a custom level would stop the worker from starting). */
+export function workerLevelOf(logger: HostLogger | undefined): string | undefined {
+  return typeof logger?.level === 'string' && PINO_LEVELS.has(logger.level) ? logger.level : undefined;
+}

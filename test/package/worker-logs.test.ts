@@ -87,4 +87,27 @@ L('the last lines of a worker thread that dies are not lost', async () => {
   }
 });
 
+L('a host logger at a custom level (one pino in the worker would not know) still starts the worker', async () => {
+  const dataDir = await makeTempDir('worker-logs-level');
+  const lines: Line[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const text of chunk.toString().split('\n')) if (text) lines.push(JSON.parse(text) as Line);
+      done();
+    },
+  });
+  const logger = pino({ customLevels: { notice: 35 }, level: 'notice' }, sink);
+  const storage = await StorageClient.start({ dataDir, logger, enableFaultInjection: true });
+  try {
+    await storage.injectFaults([{ op: 'rename', code: 'ENOSPC', pathIncludes: 'media.json', times: 1 }]);
+    await rejection(storage.createProject({ name: 'Custom', id: 'custom' }));
+    // Above the host's level: it arrives; below it ('project opened' is info): the host's logger drops it.
+    await waitForLine(lines, (l) => l.msg === 'commit failed');
+    assert.not.ok(lines.some((l) => l.msg === 'project opened'));
+  } finally {
+    await storage.close();
+    await removeTempDir(dataDir);
+  }
+});
+
 L.run();
