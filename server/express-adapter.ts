@@ -25,6 +25,8 @@ export function toExpress(middleware: Middleware<any>): ExpressHandler {
   const app = new Koa();
   const unanswered = new WeakSet<IncomingMessage>();
   app.use(async (ctx, next) => {
+    // Express removed its mount path from req.url; the API still needs it for the links it answers with.
+    ctx.state.mountPath = (ctx.req as IncomingMessage & { baseUrl?: string }).baseUrl ?? '';
     await next();
     // Nothing answered: no route of ours. Hand the untouched response back to Express.
     if (ctx.status === 404 && (ctx.body === undefined || ctx.body === null)) {

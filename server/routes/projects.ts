@@ -16,7 +16,8 @@ export function projectRoutes(router: AppRouter, { storage, config }: RouteDeps)
     // An id, like every id, is checked against its pattern (INVALID_ID); absent, the storage derives one from the name.
     const project = await storage.createProject(input.id === undefined ? { name: input.name } : { name: input.name, id: requireId(input.id, 'id') });
     ctx.status = 201;
-    ctx.set('Location', `/api/projects/${project.id}`);
+    // Relative to where this route was reached: the API may be mounted under a prefix.
+    ctx.set('Location', `${ctx.state.mountPath ?? ''}${ctx.path.replace(/\/$/, '')}/${project.id}`);
     ctx.body = project;
   });
 

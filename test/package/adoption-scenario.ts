@@ -32,6 +32,7 @@ export async function hostRoutesAndMediaRoutes(host: RunningHost, api: string, h
   });
   assert.is(created.status, 201);
   assert.is((await json(created)).id, 'site');
+  assert.is(created.headers.get('location'), `${api}/api/projects/site`);
 
   const health = await fetch(`${host.base}${api}/health`);
   assert.is(health.status, 200);

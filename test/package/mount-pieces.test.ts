@@ -68,6 +68,19 @@ M('the API answers under its prefix only', async () => {
   assert.is((await get('/api/projects', 'localhost')).status, 404);
 });
 
+M('a created project’s Location points under the prefix', async () => {
+  const { request } = await import('node:http');
+  const location = await new Promise<string | undefined>((resolve, reject) => {
+    const req = request(`${base}/m/api/projects`, { method: 'POST', headers: { host: 'localhost', 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.headers.location));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ name: 'Here', id: 'here' }));
+  });
+  assert.is(location, '/m/api/projects/here');
+});
+
 M('the opt-in Host guard refuses a foreign Host on the API, not on the host’s own routes', async () => {
   const refused = await get('/m/api/projects', 'evil.example');
   assert.is(refused.status, 403);
