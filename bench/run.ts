@@ -52,7 +52,7 @@ async function makeVariant(name: VariantName, scratch: string, opts: BenchOption
     case 'mediastore-http': {
       const { MediastoreHttpVariant } = await import('./variants/mediastore-http.js');
       const maxC = Math.max(...opts.cells.map((c) => c.concurrency));
-      return new MediastoreHttpVariant(join(scratch, 'http-data'), join(repoRoot, 'dist', 'server', 'main.js'), maxC);
+      return new MediastoreHttpVariant(join(scratch, 'http-data'), join(repoRoot, 'dist', 'bin', 'mediastore.js'), maxC);
     }
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The chaos harness's server processes: each one is the real server started
- * the way `npm start` starts it (`node dist/server/main.js`), on a shared
+ * the way `npm start` starts it (`node dist/bin/mediastore.js`), on a shared
  * temp data dir, with its JSON log read line by line.
  *
  * The fleet knows which servers are ready (clients pick one of those), keeps

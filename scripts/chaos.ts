@@ -1,7 +1,7 @@
 /**
  * `npm run chaos -- [--restarts N] [--clients N] [--projects N] [--keep] [--quiet] [--logs DIR]`
  *
- * Starts the real server (`node dist/server/main.js`, as `npm start` runs it)
+ * Starts the real server (`node dist/bin/mediastore.js`, as `npm start` runs it)
  * on a temp data dir, drives it like several editor tabs do, and restarts it
  * again and again with SIGTERM, SIGUSR2, SIGINT and SIGKILL at random moments
  * — sometimes starting the next server on the same port while the old one
@@ -254,7 +254,7 @@ class ChaosRun {
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const here = dirname(fileURLToPath(import.meta.url));
-  const entry = resolve(here, '..', 'server', 'main.js');
+  const entry = resolve(here, '..', 'bin', 'mediastore.js');
   if (!existsSync(entry)) throw new Error(`${entry} not found: build first (npm run build)`);
   const dataDir = await mkdtemp(join(tmpdir(), 'mediastore-chaos-'));
   const ports: [number, number] = [await freePort(), await freePort()];

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npm run doctor -- [--fix] [--data-dir D] [--json] [--orphan-min-age-ms N]`
  *
@@ -12,7 +13,7 @@
  * doctor itself could not run.
  */
 import { resolve } from 'node:path';
-import { StorageClient } from '../server/storage-client.js';
+import { StorageClient } from '../client/storage-client.js';
 import { examineProject, type ProjectReport } from './doctor-project.js';
 
 interface Options {

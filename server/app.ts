@@ -1,6 +1,6 @@
 /**
  * The editor's HTTP API as a Koa application. `createApp` builds it without
- * listening, so tests (and the entry file, server/main.ts) decide where it
+ * listening, so tests (and the standalone server, server/main.ts) decide where it
  * runs and which data directory and storage client it uses.
  */
 import Koa, { type Middleware } from 'koa';
@@ -11,11 +11,8 @@ import { errorResponder } from './http/error-responder.js';
 import { hostGuard } from './http/host-guard.js';
 import { originGuard } from './http/origin-guard.js';
 import { requestId } from './http/request-id.js';
-import { contentRoutes } from './routes/content.js';
+import { registerApiRoutes } from './media-api.js';
 import { healthRoutes } from './routes/health.js';
-import { mediaFileRoutes } from './routes/media-files.js';
-import { mediaRoutes } from './routes/media.js';
-import { projectRoutes } from './routes/projects.js';
 
 export type { AppDeps } from './http/app-deps.js';
 export type { AppState } from './http/app-state.js';
@@ -24,10 +21,7 @@ export function createApp(deps: AppDeps): Koa<AppState> {
   const app = new Koa<AppState>();
   const router = new Router<AppState>();
   healthRoutes(router, deps);
-  projectRoutes(router, deps);
-  contentRoutes(router, deps);
-  mediaRoutes(router, deps);
-  mediaFileRoutes(router, deps);
+  registerApiRoutes(router, deps);
   if (deps.metricsRoute) router.get('/metrics', deps.metricsRoute);
 
   // The whole request path, outermost first. The observers (request log,

@@ -14,12 +14,8 @@ export interface UploadLimits {
   pdf: number;
 }
 
-export interface ServerConfig {
-  port: number;
-  host: string;
-  /** absolute */
-  dataDir: string;
-  logLevel: string;
+/** What the media routes enforce on bodies and uploads (every field has a default: DEFAULT_HTTP_LIMITS). */
+export interface HttpLimits {
   uploadLimits: UploadLimits;
   /** files accepted in one upload request; more are rejected by name */
   maxFilesPerRequest: number;
@@ -28,12 +24,25 @@ export interface ServerConfig {
   jsonBodyLimit: number;
   /** width × height (× frames) above which an image is refused as a decompression bomb */
   maxImagePixels: number;
+}
+
+/** The request guards' policy (server/http/host-guard.ts, origin-guard.ts). */
+export interface GuardPolicy {
   /** lowercase host names (no port) accepted in the Host header; `*` accepts any */
   allowedHosts: string[];
   /** origins (scheme://host[:port]) allowed to send POST/PUT/DELETE besides the server's own */
   allowedOrigins: string[];
   /** origins that get CORS headers (they may also write) */
   corsOrigins: string[];
+}
+
+/** The standalone server's whole configuration. */
+export interface ServerConfig extends HttpLimits, GuardPolicy {
+  port: number;
+  host: string;
+  /** absolute */
+  dataDir: string;
+  logLevel: string;
   /** graceful-shutdown deadline (used by the entry file) */
   shutdownDeadlineMs: number;
 }
@@ -47,7 +56,16 @@ export const DEFAULT_UPLOAD_LIMITS: Readonly<UploadLimits> = {
   pdf: 10 * MB,
 };
 
-const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
+  uploadLimits: DEFAULT_UPLOAD_LIMITS,
+  maxFilesPerRequest: 10,
+  maxRequestBytes: 200 * MB,
+  jsonBodyLimit: 2 * MB,
+  maxImagePixels: 100_000_000,
+};
+
+/** The names a local server answers to unless told otherwise. */
+export const LOOPBACK_HOSTS: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
 const WILDCARD_BIND = new Set(['0.0.0.0', '::', '[::]']);
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -73,10 +91,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
       audio: bytes('UPLOAD_MAX_AUDIO_BYTES', env.UPLOAD_MAX_AUDIO_BYTES, DEFAULT_UPLOAD_LIMITS.audio),
       pdf: bytes('UPLOAD_MAX_PDF_BYTES', env.UPLOAD_MAX_PDF_BYTES, DEFAULT_UPLOAD_LIMITS.pdf),
     },
-    maxFilesPerRequest: integer('UPLOAD_MAX_FILES', env.UPLOAD_MAX_FILES, 10, 1, 100),
-    maxRequestBytes: bytes('UPLOAD_MAX_REQUEST_BYTES', env.UPLOAD_MAX_REQUEST_BYTES, 200 * MB),
-    jsonBodyLimit: bytes('JSON_BODY_LIMIT', env.JSON_BODY_LIMIT, 2 * MB),
-    maxImagePixels: integer('IMAGE_MAX_PIXELS', env.IMAGE_MAX_PIXELS, 100_000_000, 1, Number.MAX_SAFE_INTEGER),
+    maxFilesPerRequest: integer('UPLOAD_MAX_FILES', env.UPLOAD_MAX_FILES, DEFAULT_HTTP_LIMITS.maxFilesPerRequest, 1, 100),
+    maxRequestBytes: bytes('UPLOAD_MAX_REQUEST_BYTES', env.UPLOAD_MAX_REQUEST_BYTES, DEFAULT_HTTP_LIMITS.maxRequestBytes),
+    jsonBodyLimit: bytes('JSON_BODY_LIMIT', env.JSON_BODY_LIMIT, DEFAULT_HTTP_LIMITS.jsonBodyLimit),
+    maxImagePixels: integer('IMAGE_MAX_PIXELS', env.IMAGE_MAX_PIXELS, DEFAULT_HTTP_LIMITS.maxImagePixels, 1, Number.MAX_SAFE_INTEGER),
     allowedHosts,
     allowedOrigins: (list(env.ALLOWED_ORIGINS) ?? []).map((o) => origin('ALLOWED_ORIGINS', o)),
     corsOrigins: (list(env.CORS_ORIGINS) ?? []).map((o) => origin('CORS_ORIGINS', o)),

@@ -1,6 +1,9 @@
 /**
- * The entry `npm start` runs: configuration, logger, storage worker, start-up
+ * The standalone server: configuration, logger, storage worker, start-up
  * recovery, the HTTP app, and the signal handlers that drain it all.
+ * Importing this file starts nothing; bin/mediastore.ts (what `npm start`
+ * and the package's `mediastore` command run) calls `main()`. A host that
+ * embeds mediastore uses startMediaStore instead and keeps its own signals.
  *
  * Signals are handled from the first line on, not only once the server
  * listens: a watcher or a supervisor may stop a process that is still
@@ -18,12 +21,12 @@ import { ServiceMetrics } from './metrics.js';
 import { requestLog } from './request-log.js';
 import { GracefulShutdown } from './shutdown.js';
 import { openAllProjects } from './startup-check.js';
-import { StorageClient } from './storage-client.js';
+import { StorageClient } from '../client/storage-client.js';
 
 /** How long to keep trying a port that the previous process is still closing. */
 const PORT_BUSY_RETRY_MS = 5000;
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   let config: ServerConfig;
   try {
     config = loadConfig(process.env);
@@ -36,7 +39,9 @@ async function main(): Promise<void> {
 
   const server = createServer();
   let storage: StorageClient | undefined;
-  const storageStarting = StorageClient.start({ dataDir: config.dataDir, logLevel: config.logLevel });
+  // The worker's lines come through this process's logger (same stdout, same format, its own component).
+  const workerLogger = createLogger({ level: config.logLevel, base: { component: 'storage-worker' } });
+  const storageStarting = StorageClient.start({ dataDir: config.dataDir, logLevel: config.logLevel, logger: workerLogger });
   storageStarting.catch(() => undefined); // handled below; a signal may close it first
   const shutdown = new GracefulShutdown({
     server,
@@ -153,4 +158,3 @@ function installCrashHandlers(logger: Logger): void {
   });
 }
 
-await main();

@@ -14,6 +14,11 @@ export interface SessionOptions extends StorageOptions {
 export interface SessionTask {
   port: MessagePort;
   options: SessionOptions;
+  /**
+   * Where the worker's log lines go (one pino JSON line per message), for the
+   * client to hand to the host's logger. Absent: the worker writes them to fd 1.
+   */
+  logPort?: MessagePort;
 }
 
 /** What the client calls: the storage API, the test-only fault control, and the session's own stop. */

@@ -2,7 +2,7 @@
  * The typed storage API. Every caller (HTTP handlers, other server code,
  * tests, the doctor command, the benchmark) talks to media.json only through
  * this interface; its one implementation runs inside the storage worker thread
- * and `StorageClient` (server/storage-client.ts) carries the calls there.
+ * and `StorageClient` (client/storage-client.ts) carries the calls there.
  *
  * Every method rejects with `StorageError` only. Every write resolves only
  * after the commit holding it is durable on disk.

@@ -23,8 +23,8 @@ export interface ChosenBackend {
   faults: FaultyFs | null;
 }
 
-export function chooseBackend(options: SessionOptions): ChosenBackend {
-  const logger = workerLogger(options.logLevel);
+/** `logger`: where the worker's lines go (the host's, through the session's log port); default fd 1. */
+export function chooseBackend(options: SessionOptions, logger: pino.Logger = workerLogger(options.logLevel)): ChosenBackend {
   const counters = new WorkerCounters();
   // A second backend is one line here: `if (<its option>) return <it>(options, logger, counters);`
   return fileBackend(options, logger, counters);

@@ -8,16 +8,16 @@
  *
  * This file only wires; the logic lives in StorageService and below.
  */
-import type { MessagePort } from 'node:worker_threads';
 import { Comlink, installErrorTransfer, portEndpoint } from '../shared/thread-channel.js';
 import type { DrainResult } from '../shared/storage-api.js';
 import type { SessionTask, WorkerApi } from '../shared/session-protocol.js';
+import { chooseBackend } from './backend-choice.js';
 import { StorageService } from './storage-service.js';
-
+import { portLogger } from './worker-logger.js';
 
 export default async function runSession(task: SessionTask): Promise<DrainResult> {
-  installErrorTransfer();
-  const service = new StorageService(task.options);
+  installErrorTransfer({ claimEverything: true });
+  const service = new StorageService(task.options, chooseBackend(task.options, task.logPort && portLogger(task.logPort, task.options.logLevel)));
   let finish!: (result: DrainResult) => void;
   const finished = new Promise<DrainResult>((resolve) => (finish = resolve));
   // Typed as the shared contract, so the worker cannot drift from what the client calls.
@@ -32,5 +32,6 @@ export default async function runSession(task: SessionTask): Promise<DrainResult
   Comlink.expose(api, portEndpoint(task.port));
   const result = await finished;
   task.port.close();
+  task.logPort?.close();
   return result;
 }

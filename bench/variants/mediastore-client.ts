@@ -7,7 +7,7 @@
  * writes the page's content file), so the HTTP row can be compared with the
  * same work done without HTTP.
  */
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { makePageContent, type Dataset, randomFileIdOf } from '../workload.js';
 import type { Target, Variant } from './variant.js';
 

@@ -1,5 +1,5 @@
 /**
- * mediastore over HTTP: the real server (`node dist/server/main.js`, as
+ * mediastore over HTTP: the real server (`node dist/bin/mediastore.js`, as
  * `npm start` runs it) in its own process on 127.0.0.1, driven by undici's
  * connection pool with one keep-alive connection per operation in flight.
  * An operation is the editor's page save, which also writes the page's
@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Pool } from 'undici';
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { makePageContent, type Dataset, randomFileIdOf } from '../workload.js';
 import { loadProjects, projectIdFor } from './mediastore-client.js';
 import type { Target, Variant } from './variant.js';

@@ -1,18 +1,25 @@
 import type { Middleware } from 'koa';
 import type Router from '@koa/router';
-import type { Logger } from 'pino';
+import type { HostLogger } from '../../shared/host-logger.js';
 import type { StorageApi } from '../../shared/storage-api.js';
-import type { ServerConfig } from '../config.js';
+import type { HttpLimits, ServerConfig } from '../config.js';
 import type { UploadFs } from '../upload/upload-fs.js';
 import type { AppState } from './app-state.js';
 
-/** What `createApp` needs; tests build it with a temp data dir and a real StorageClient. */
-export interface AppDeps {
+/** What the media routes need: an embedding host's mount (server/media-api.ts) builds it too. */
+export interface RouteDeps {
   storage: StorageApi;
   /** absolute; binaries live in `<dataDir>/projects/<projectId>/uploads/<folder>/` */
   dataDir: string;
+  config: HttpLimits;
+  logger: HostLogger;
+  /** The fsyncs of uploaded files and folders; tests record them (default: the real ones). */
+  uploadFs?: UploadFs;
+}
+
+/** What `createApp` needs; tests build it with a temp data dir and a real StorageClient. */
+export interface AppDeps extends RouteDeps {
   config: ServerConfig;
-  logger: Logger;
   /**
    * One line per request (issue 4). Runs outside the error responder, so it
    * sees the final status and the request id of every request.
@@ -22,8 +29,6 @@ export interface AppDeps {
   httpMetrics?: Middleware<AppState>;
   /** Serves `GET /metrics` when given (behind the Host check like every route). */
   metricsRoute?: Middleware<AppState>;
-  /** The fsyncs of uploaded files and folders; tests record them (default: the real ones). */
-  uploadFs?: UploadFs;
 }
 
 export type AppRouter = Router<AppState>;

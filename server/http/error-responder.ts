@@ -5,7 +5,7 @@
  * request id, and the full error is logged under that id.
  */
 import type { Middleware } from 'koa';
-import type { Logger } from 'pino';
+import type { HostLogger as Logger } from '../../shared/host-logger.js';
 import { StorageError, type StorageErrorCode } from '../../shared/errors.js';
 import { HttpError } from './http-error.js';
 import type { AppState } from './app-state.js';

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { StorageError } from '../../shared/errors.js';
 import { THEME_SOURCE, globalSource } from '../../shared/media-types.js';
-import type { AppDeps, AppRouter } from '../http/app-deps.js';
+import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 import { requireId, requireWidgetType } from '../http/id-params.js';
 import { readJsonBody } from '../http/json-body.js';
 import { validateBody } from '../http/validate-body.js';
@@ -15,7 +15,7 @@ import { validateBody } from '../http/validate-body.js';
 /** A content document is a JSON object (the editor's page, widget or theme JSON). */
 const ContentBody = z.record(z.string(), z.unknown());
 
-export function contentRoutes(router: AppRouter, { storage, config }: AppDeps): void {
+export function contentRoutes(router: AppRouter, { storage, config }: RouteDeps): void {
   const project = '/api/projects/:projectId';
 
   router.post(`${project}/pages/:pageId/content`, async (ctx) => {

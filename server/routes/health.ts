@@ -5,11 +5,11 @@
  */
 import { StorageError } from '../../shared/errors.js';
 import type { WorkerPing } from '../../shared/storage-api.js';
-import type { AppDeps, AppRouter } from '../http/app-deps.js';
+import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 
 const PING_TIMEOUT_MS = 2000;
 
-export function healthRoutes(router: AppRouter, { storage }: AppDeps): void {
+export function healthRoutes(router: AppRouter, { storage }: Pick<RouteDeps, 'storage'>): void {
   router.get('/health', async (ctx) => {
     const base = { pid: process.pid, uptime: Math.round(process.uptime() * 1000) / 1000 };
     try {

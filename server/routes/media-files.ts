@@ -7,13 +7,13 @@
  */
 import { join } from 'node:path';
 import { StorageError } from '../../shared/errors.js';
-import type { AppDeps, AppRouter } from '../http/app-deps.js';
+import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 import { HttpError } from '../http/http-error.js';
 import { requireFilename, requireId } from '../http/id-params.js';
 import { FileMissing, sendFile } from '../serve/send-file.js';
 import { folderOfPath, isMediaFolder, uploadsDirOf } from '../upload/upload-paths.js';
 
-export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: AppDeps): void {
+export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: RouteDeps): void {
   router.get('/api/media/projects/:projectId/media/:fileId', async (ctx) => {
     const projectId = requireId(ctx.params.projectId, 'projectId');
     const fileId = requireId(ctx.params.fileId, 'fileId');

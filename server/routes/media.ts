@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { StorageError } from '../../shared/errors.js';
 import { metadataFieldsFor, type MediaRecord, type MetadataPatch } from '../../shared/media-types.js';
-import type { AppDeps, AppRouter } from '../http/app-deps.js';
+import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 import { HttpError } from '../http/http-error.js';
 import { ID_PATTERN, requireId } from '../http/id-params.js';
 import { readJsonBody } from '../http/json-body.js';
@@ -29,7 +29,7 @@ const BulkDeleteBody = z.object({
 });
 
 
-export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
+export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
   const { storage, config, dataDir, logger } = deps;
   const uploadFs = deps.uploadFs ?? realUploadFs;
   const base = '/api/media/projects/:projectId';
@@ -156,7 +156,7 @@ export function mediaRoutes(router: AppRouter, deps: AppDeps): void {
 }
 
 /** After the records are gone: remove their variants and originals; failures are logged, not fatal. */
-async function removeBinaries(deps: AppDeps, projectId: string, records: readonly MediaRecord[], requestId: string): Promise<void> {
+async function removeBinaries(deps: RouteDeps, projectId: string, records: readonly MediaRecord[], requestId: string): Promise<void> {
   const uploadsDir = uploadsDirOf(deps.dataDir, (await deps.storage.getProject(projectId)).folder);
   const failures = await removeFiles(records.flatMap((r) => binaryPathsOf(uploadsDir, r)));
   reportRemoval(deps.logger, requestId, failures);

@@ -1,6 +1,6 @@
 /** Project routes: create, list, get, delete. */
 import { z } from 'zod';
-import type { AppDeps, AppRouter } from '../http/app-deps.js';
+import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 import { requireId } from '../http/id-params.js';
 import { readJsonBody } from '../http/json-body.js';
 import { validateBody } from '../http/validate-body.js';
@@ -10,13 +10,14 @@ const CreateProject = z.object({
   id: z.string().optional(),
 });
 
-export function projectRoutes(router: AppRouter, { storage, config }: AppDeps): void {
+export function projectRoutes(router: AppRouter, { storage, config }: RouteDeps): void {
   router.post('/api/projects', async (ctx) => {
     const input = validateBody(CreateProject, await readJsonBody(ctx, config.jsonBodyLimit));
     // An id, like every id, is checked against its pattern (INVALID_ID); absent, the storage derives one from the name.
     const project = await storage.createProject(input.id === undefined ? { name: input.name } : { name: input.name, id: requireId(input.id, 'id') });
     ctx.status = 201;
-    ctx.set('Location', `/api/projects/${project.id}`);
+    // Relative to where this route was reached: the API may be mounted under a prefix.
+    ctx.set('Location', `${ctx.state.mountPath ?? ''}${ctx.path.replace(/\/$/, '')}/${project.id}`);
     ctx.body = project;
   });
 

@@ -6,7 +6,7 @@
  * confirms are not stored (confirm-not-stored.ts).
  */
 import { dirname } from 'node:path';
-import type { Logger } from 'pino';
+import type { HostLogger as Logger } from '../../shared/host-logger.js';
 import { StorageError } from '../../shared/errors.js';
 import type { MediaRecord } from '../../shared/media-types.js';
 import type { StorageApi } from '../../shared/storage-api.js';

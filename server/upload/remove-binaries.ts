@@ -10,7 +10,7 @@
  */
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
+import type { HostLogger as Logger } from '../../shared/host-logger.js';
 import type { MediaRecord } from '../../shared/media-types.js';
 import { errnoCode } from '../../shared/errno.js';
 import { folderOfPath } from './upload-paths.js';

@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MediaDocument, MediaRecord } from '../../shared/media-types.js';
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { BAKERY_ID, PORTFOLIO_ID, writeEditorDataDir, type EditorDataDir } from '../fixtures/editor-data.js';
 import { JsonLineChild } from '../fixtures/json-line-child.js';
 import { rejection } from '../helpers/storage-errors.js';

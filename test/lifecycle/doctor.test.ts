@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, utimes, writeFile, access } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 

@@ -91,7 +91,7 @@ Observability('one line per request and per commit, and /metrics with HTTP and s
 Observability('LOG_LEVEL=warn: quiet on the happy path', async () => {
   const dir = await makeTempDir('observability-quiet');
   const port = await freePort();
-  const entry = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'main.js');
+  const entry = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'mediastore.js');
   const child = spawn(process.execPath, [entry], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dir },

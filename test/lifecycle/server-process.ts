@@ -1,6 +1,6 @@
 /**
  * The real server as a child process, for the lifecycle tests: started the
- * way `npm start` starts it (`node dist/server/main.js`) on a free port and a
+ * way `npm start` starts it (`node dist/bin/mediastore.js`) on a free port and a
  * temp data dir, its JSON log lines collected, its exit observable. Plus a
  * request whose body arrives in two parts, to hold a request in flight for as
  * long as a test needs.
@@ -12,7 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'main.js');
+const ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'mediastore.js');
 
 export interface ExitInfo {
   code: number | null;

@@ -4,7 +4,7 @@
  * target runs the StorageClient in this process, the other sends the call
  * to a child process with its own StorageClient (test/fixtures/model-child.ts).
  */
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { StorageError } from '../../shared/errors.js';
 import { JsonLineChild } from '../fixtures/json-line-child.js';
 import type { Outcome } from './library-model.js';

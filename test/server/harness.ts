@@ -14,7 +14,7 @@ import { pino, type Logger } from 'pino';
 import { Writable } from 'node:stream';
 import { createApp, type AppDeps } from '../../server/app.js';
 import { loadConfig, type ServerConfig } from '../../server/config.js';
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { StorageError } from '../../shared/errors.js';
 import type { StorageOptions } from '../../shared/storage-api.js';
 import type { MediaRecord, ProjectInfo } from '../../shared/media-types.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MAX_JSON_DEPTH } from '../../shared/json-depth.js';
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { rejection, readable } from '../helpers/storage-errors.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { StorageOptions } from '../../shared/storage-api.js';
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { mountCoarseExt4 } from '../helpers/coarse-mount.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StorageError } from '../../shared/errors.js';
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { parseMediaDocument } from '../../storage-worker/media-document-schema.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';

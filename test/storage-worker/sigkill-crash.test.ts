@@ -21,7 +21,7 @@ import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileS
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import type { MediaDocument } from '../../shared/media-types.js';
 import { errnoCode } from '../../storage-worker/fs-seam.js';
 import { parseStamp } from '../../storage-worker/lock-stamp.js';

@@ -11,7 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { JsonLineChild, type ChildLine } from '../fixtures/json-line-child.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { makeImageRecords } from '../helpers/media-records.js';

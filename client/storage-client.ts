@@ -43,6 +43,8 @@ import type {
 } from '../shared/storage-api.js';
 import { Comlink, installErrorTransfer, portEndpoint } from '../shared/thread-channel.js';
 import type { SessionTask, WorkerApi } from '../shared/session-protocol.js';
+import { workerLevelOf, type HostLogger } from '../shared/host-logger.js';
+import { forwardWorkerLogs } from './worker-log-forwarding.js';
 
 const WORKER_ENTRY = new URL('../storage-worker/worker-entry.js', import.meta.url);
 
@@ -62,6 +64,15 @@ export interface StorageClientEvents {
   workerRestart: [info: { restarts: number; reason: string }];
 }
 
+export interface StorageClientOptions extends StorageOptions {
+  /**
+   * Receives the storage worker's log lines (forwarded from the worker
+   * thread). Absent: the worker writes its own JSON lines to stdout. Its
+   * `level`, when a string, is the worker's level unless `logLevel` is given.
+   */
+  logger?: HostLogger;
+}
+
 export class StorageClient extends EventEmitter<StorageClientEvents> implements StorageApi, FaultControl {
   private readonly pool: Piscina;
   private session!: Session;
@@ -70,9 +81,15 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   private restarts = 0;
   private closing = false;
   private readonly callTimeoutMs: number;
+  private readonly options: StorageOptions;
+  private readonly logger: HostLogger | undefined;
 
-  private constructor(private readonly options: StorageOptions) {
+  private constructor({ logger, ...options }: StorageClientOptions) {
     super();
+    // The logger stays on this thread: only plain options cross to the worker.
+    this.logger = logger;
+    const level = options.logLevel ?? workerLevelOf(logger);
+    this.options = level === undefined ? options : { ...options, logLevel: level };
     installErrorTransfer();
     this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
     this.pool = new Piscina({
@@ -89,7 +106,7 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   }
 
   /** Start the worker thread and wait until it answers. */
-  static async start(options: StorageOptions): Promise<StorageClient> {
+  static async start(options: StorageClientOptions): Promise<StorageClient> {
     const client = new StorageClient(options);
     try {
       client.session = await client.startSession();
@@ -113,11 +130,19 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
       port: port2,
       options: { ...this.options, deadThreadIds: [...this.deadThreadIds] },
     };
+    const transferList: MessagePort[] = [port2];
+    if (this.logger) {
+      // A channel per session: a dead thread's last lines still drain from its own port.
+      const logs = new MessageChannel();
+      forwardWorkerLogs(logs.port1, this.logger);
+      task.logPort = logs.port2;
+      transferList.push(logs.port2);
+    }
     const remote = Comlink.wrap<WorkerApi>(portEndpoint(port1));
     let markDead!: (reason: StorageError) => void;
     const dead = new Promise<never>((_, reject) => (markDead = reject));
     dead.catch(() => undefined); // observed by every call; never an unhandled rejection
-    const taskPromise = this.pool.run(task, { transferList: [port2] }) as Promise<DrainResult>;
+    const taskPromise = this.pool.run(task, { transferList }) as Promise<DrainResult>;
     const session: Session = { remote, port: port1, dead, task: taskPromise, threadId: null, alive: true };
     const end = (reason: string) => {
       if (!session.alive) return;
