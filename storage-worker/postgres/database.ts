@@ -78,16 +78,21 @@ export class Database {
     try {
       const client = await this.connect();
       let broken = false;
+      // The pool listens for errors of idle connections only: one that dies while checked out
+      // between two statements emits 'error' with no listener, which would end the process.
+      const onError = () => (broken = true);
+      client.on('error', onError);
       try {
         await client.query(mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
         const result = await body(client);
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        broken = isConnectionFailure(err);
+        broken ||= isConnectionFailure(err);
         if (!broken) await client.query('ROLLBACK').catch(() => (broken = true));
         throw storageErrorFromPg(err);
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     } finally {

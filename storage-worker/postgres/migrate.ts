@@ -14,6 +14,8 @@ const MIGRATION_LOCK_KEY = 0x6d656469; // 'medi'
 export async function runMigrations(pool: Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
   const client = await pool.connect();
   let failed = false;
+  const onError = () => (failed = true); // a connection dying between statements (see database.ts)
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     // Before anything else: two concurrent `CREATE TABLE IF NOT EXISTS` can still collide.
@@ -38,6 +40,7 @@ export async function runMigrations(pool: Pool, migrations: readonly Migration[]
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(failed);
   }
 }
