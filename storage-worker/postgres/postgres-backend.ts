@@ -12,6 +12,7 @@ import { runMigrations } from './migrate.js';
 import { storageErrorFromPg } from './pg-errors.js';
 import { PostgresLibrary } from './postgres-library.js';
 import { projectIdCandidates } from './project-id-slug.js';
+import { ProjectWriteOrder } from './write-order.js';
 
 export type PostgresBackendOptions = DatabaseOptions;
 
@@ -26,6 +27,8 @@ export class PostgresBackend implements LibraryBackend {
   readonly kind = 'postgres';
   /** libraries by the id they were asked for (a UUID or a folder name) */
   private readonly libraries = new Map<string, PostgresLibrary>();
+  /** one per backend, keyed by canonical id: a UUID and its folder name share one order */
+  private readonly writeOrder = new ProjectWriteOrder();
 
   private constructor(private readonly db: Database) {}
 
@@ -88,7 +91,7 @@ export class PostgresBackend implements LibraryBackend {
     const known = this.libraries.get(projectId);
     if (known) return known;
     const project = await this.getProject(projectId);
-    const library = new PostgresLibrary(this.db, project.id);
+    const library = new PostgresLibrary(this.db, this.writeOrder, project.id);
     this.libraries.set(projectId, library);
     return library;
   }

@@ -28,12 +28,14 @@ import { extractMediaPaths } from '../usage-extraction.js';
 import type { Database, Queryable } from './database.js';
 import { answerOf, selectMedia, servedPath, storedRecordText } from './media-rows.js';
 import { markingSources, matchPaths, setSourceUsage } from './usage-rows.js';
+import type { ProjectWriteOrder } from './write-order.js';
 
 const MAX_METADATA_LENGTH = 5000;
 
 export class PostgresLibrary implements MediaLibrary {
   constructor(
     private readonly db: Database,
+    private readonly writeOrder: ProjectWriteOrder,
     readonly projectId: string,
   ) {}
 
@@ -206,13 +208,19 @@ export class PostgresLibrary implements MediaLibrary {
     });
   }
 
-  /** The project's row, locked until commit: the one lock every writer of this project takes first. */
+  /**
+   * In this process's call order (write-order.ts), then under the project's
+   * row, locked until commit: the one lock every writer of this project, in
+   * any process, takes first.
+   */
   private writing<T>(body: (q: Queryable) => Promise<T>): Promise<T> {
-    return this.db.transaction('write', async (q) => {
-      const { rowCount } = await q.query('SELECT 1 FROM projects WHERE id = $1 FOR UPDATE', [this.projectId]);
-      if (!rowCount) throw this.projectGone();
-      return body(q);
-    });
+    return this.writeOrder.run(this.projectId, () =>
+      this.db.transaction('write', async (q) => {
+        const { rowCount } = await q.query('SELECT 1 FROM projects WHERE id = $1 FOR UPDATE', [this.projectId]);
+        if (!rowCount) throw this.projectGone();
+        return body(q);
+      }),
+    );
   }
 
   private projectGone(): StorageError {

@@ -234,6 +234,17 @@ export function defineLibraryChecks(name: string, makeBackend: () => Promise<Bac
     assert.equal(await usedIn(ctx.lib, late!.id), ['home'], 'refresh finds it in the stored content');
   }));
 
+  test('writes of one process apply in call order: the last of a burst of saves wins, usage follows it', readable(async (ctx) => {
+    const f = await ctx.lib.addMedia(makeImageRecords(20));
+    const burst = f.map((rec, i) => saveContent(ctx.lib, 'home', { i, img: rec.path }));
+    const titles = f.map((_, i) => ctx.lib.updateMetadata(f[0]!.id, { title: `t${i}` }));
+    await Promise.all([...burst, ...titles]);
+    assert.equal(await ctx.lib.readContent('home'), { i: 19, img: f[19]!.path });
+    assert.equal(await usedIn(ctx.lib, f[19]!.id), ['home']);
+    for (const rec of f.slice(0, 19)) assert.equal(await usedIn(ctx.lib, rec.id), [], `${rec.filename} unmarked by the later saves`);
+    assert.is((await ctx.lib.getMedia(f[0]!.id)).metadata.title, 't19');
+  }));
+
   test.run();
 }
 
