@@ -74,34 +74,42 @@ export class Database {
    * COMMITTED and serialises on its project's row (see the library).
    */
   async transaction<T>(mode: 'read' | 'write', body: (q: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    let broken = false;
+    // The pool listens for errors of idle connections only: one that dies while checked out
+    // between two statements emits 'error' with no listener, which would end the process.
+    const onError = () => (broken = true);
+    client.on('error', onError);
+    try {
+      await client.query(mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+      const result = await body(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      broken ||= isConnectionFailure(err);
+      if (!broken) await client.query('ROLLBACK').catch(() => (broken = true));
+      throw storageErrorFromPg(err);
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Counts an operation from the moment it is accepted (before it waits for
+   * its turn or a connection) until it settles, so `close` waits for it.
+   */
+  async track<T>(operation: () => Promise<T>): Promise<T> {
     this.inFlight++;
     try {
-      const client = await this.connect();
-      let broken = false;
-      // The pool listens for errors of idle connections only: one that dies while checked out
-      // between two statements emits 'error' with no listener, which would end the process.
-      const onError = () => (broken = true);
-      client.on('error', onError);
-      try {
-        await client.query(mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-        const result = await body(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        broken ||= isConnectionFailure(err);
-        if (!broken) await client.query('ROLLBACK').catch(() => (broken = true));
-        throw storageErrorFromPg(err);
-      } finally {
-        client.off('error', onError);
-        client.release(broken);
-      }
+      return await operation();
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) for (const wake of this.idle.splice(0)) wake();
     }
   }
 
-  /** Waits for the transactions in flight, then closes every connection. Returns how many were waited for. */
+  /** Waits for the operations accepted (see `track`), then closes every connection. Returns how many were waited for. */
   async close(): Promise<number> {
     const waited = this.inFlight;
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));

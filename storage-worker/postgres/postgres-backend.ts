@@ -46,7 +46,7 @@ export class PostgresBackend implements LibraryBackend {
 
   async createProject(input: { id?: string; name: string }): Promise<ProjectInfo> {
     const candidates = input.id !== undefined ? [input.id] : projectIdCandidates(input.name);
-    return this.db.transaction('write', async (q) => {
+    return this.run('write', async (q) => {
       const createdAt = new Date();
       // Taken ids and folders first (one query), then an insert that a concurrent creator may still beat: try the next.
       const { rows } = await q.query<{ v: string }>(
@@ -68,18 +68,18 @@ export class PostgresBackend implements LibraryBackend {
   }
 
   async listProjects(): Promise<ProjectInfo[]> {
-    return this.db.transaction('read', async (q) => {
+    return this.run('read', async (q) => {
       const { rows } = await q.query<ProjectRow>('SELECT * FROM projects ORDER BY created_at, id');
       return rows.map(infoOf);
     });
   }
 
   async getProject(projectId: string): Promise<ProjectInfo> {
-    return this.db.transaction('read', async (q) => infoOf(await resolve(q, projectId)));
+    return this.run('read', async (q) => infoOf(await resolve(q, projectId)));
   }
 
   async deleteProject(projectId: string): Promise<void> {
-    await this.db.transaction('write', async (q) => {
+    await this.run('write', async (q) => {
       const project = await resolve(q, projectId, 'FOR UPDATE');
       // Media, paths, usage and content go with it (ON DELETE CASCADE), in this one commit.
       await q.query('DELETE FROM projects WHERE id = $1', [project.id]);
@@ -96,7 +96,12 @@ export class PostgresBackend implements LibraryBackend {
     return library;
   }
 
-  /** Waits for the transactions in flight and closes the pool; the next call opens a new one. */
+  /** One counted transaction (drain waits for it). */
+  private run<T>(mode: 'read' | 'write', body: (q: Queryable) => Promise<T>): Promise<T> {
+    return this.db.track(() => this.db.transaction(mode, body));
+  }
+
+  /** Waits for the operations in flight and closes the pool; the next call opens a new one. */
   async drain(): Promise<{ projects: number; operations: number }> {
     const projects = new Set([...this.libraries.values()].map((l) => l.projectId)).size;
     this.libraries.clear();

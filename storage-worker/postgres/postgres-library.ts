@@ -201,11 +201,13 @@ export class PostgresLibrary implements MediaLibrary {
   // --- the two kinds of transaction --------------------------------------------
 
   private reading<T>(body: (q: Queryable) => Promise<T>): Promise<T> {
-    return this.db.transaction('read', async (q) => {
-      const { rowCount } = await q.query('SELECT 1 FROM projects WHERE id = $1', [this.projectId]);
-      if (!rowCount) throw this.projectGone();
-      return body(q);
-    });
+    return this.db.track(() =>
+      this.db.transaction('read', async (q) => {
+        const { rowCount } = await q.query('SELECT 1 FROM projects WHERE id = $1', [this.projectId]);
+        if (!rowCount) throw this.projectGone();
+        return body(q);
+      }),
+    );
   }
 
   /**
@@ -214,12 +216,14 @@ export class PostgresLibrary implements MediaLibrary {
    * any process, takes first.
    */
   private writing<T>(body: (q: Queryable) => Promise<T>): Promise<T> {
-    return this.writeOrder.run(this.projectId, () =>
-      this.db.transaction('write', async (q) => {
-        const { rowCount } = await q.query('SELECT 1 FROM projects WHERE id = $1 FOR UPDATE', [this.projectId]);
-        if (!rowCount) throw this.projectGone();
-        return body(q);
-      }),
+    return this.db.track(() =>
+      this.writeOrder.run(this.projectId, () =>
+        this.db.transaction('write', async (q) => {
+          const { rowCount } = await q.query('SELECT 1 FROM projects WHERE id = $1 FOR UPDATE', [this.projectId]);
+          if (!rowCount) throw this.projectGone();
+          return body(q);
+        }),
+      ),
     );
   }
 
