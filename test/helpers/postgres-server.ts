@@ -15,7 +15,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { chown, readdir, readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -100,7 +100,8 @@ class LocalServer implements OwnServer {
   private stopped = true;
   private readonly onExit = () => {
     // The file is ending without `close` (a crash): do not leave a server behind.
-    if (!this.stopped) spawnSync(...this.command('pg_ctl', ['-D', this.data, 'stop', '-m', 'immediate']), { stdio: 'ignore' });
+    if (!this.stopped) spawnSync(...this.command('pg_ctl', ['-D', this.data, '-w', 'stop', '-m', 'immediate']), { stdio: 'ignore' });
+    rmSync(this.dir, { recursive: true, force: true });
   };
 
   private constructor(
