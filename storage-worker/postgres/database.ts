@@ -54,8 +54,7 @@ export class Database {
     return pool;
   }
 
-  /** A pooled connection outside a transaction (migrations); the caller releases it. */
-  async connect(): Promise<pg.PoolClient> {
+  private async connect(): Promise<pg.PoolClient> {
     try {
       return await this.currentPool().connect();
     } catch (err) {
