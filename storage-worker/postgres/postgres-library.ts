@@ -26,7 +26,7 @@ import {
 import type { MediaLibrary } from '../library-backend.js';
 import { extractMediaPaths } from '../usage-extraction.js';
 import type { Database, Queryable } from './database.js';
-import { answerOf, selectMedia, servedPath, storedRecordText } from './media-rows.js';
+import { answerOf, selectMedia, servedPath, servedPathsOf, storedRecordText } from './media-rows.js';
 import { markingSources, matchPaths, setSourceUsage } from './usage-rows.js';
 import type { ProjectWriteOrder } from './write-order.js';
 
@@ -107,7 +107,7 @@ export class PostgresLibrary implements MediaLibrary {
           records.map((r) => r.uploaded ?? null),
         ],
       );
-      const claims = records.flatMap((r) => [...new Set([r.path, ...Object.values(r.sizes).map((s) => s.path)].map(servedPath))].map((p) => [p, r.id] as const));
+      const claims = records.flatMap((r) => servedPathsOf(r).map((p) => [p, r.id] as const));
       await q.query(
         'INSERT INTO media_paths (project_id, path, media_id) SELECT $1, t.path, t.id FROM unnest($2::text[], $3::text[]) AS t(path, id)',
         [this.projectId, claims.map((c) => c[0]), claims.map((c) => c[1])],
