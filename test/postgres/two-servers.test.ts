@@ -162,6 +162,22 @@ test('overlapping saves, deletes, adds and metadata updates from two servers: no
   }
 }));
 
+test('two servers creating projects of one name at once: every one gets its own id, none is lost', readable(async () => {
+  const servers = [await PostgresBackend.open({ databaseUrl: pg.url }), await PostgresBackend.open({ databaseUrl: pg.url })];
+  try {
+    const made = await Promise.all(Array.from({ length: 10 }, (_, i) => servers[i % 2]!.createProject({ name: 'Same Name' })));
+    const ids = made.map((p) => p.id).sort();
+    assert.equal(ids, ['same-name', ...Array.from({ length: 9 }, (_, i) => `same-name-${i + 2}`)].sort());
+    const explicit = await Promise.allSettled(servers.map((s) => s.createProject({ id: 'contested', name: 'x' })));
+    assert.equal(explicit.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const refused = explicit.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.is((refused.reason as StorageError).code, 'PROJECT_EXISTS');
+    assert.is((await servers[1]!.listProjects()).filter((p) => p.name === 'Same Name').length, 10);
+  } finally {
+    for (const s of servers) await s.drain();
+  }
+}));
+
 function pick<T>(from: readonly T[], count: number): T[] {
   return Array.from({ length: count }, () => from[Math.floor(Math.random() * from.length)]!);
 }
