@@ -135,6 +135,12 @@ export interface StorageOptions {
    * inode number, as on ext3/FAT/HFS+/many network file systems (default false).
    */
   simulateCoarseTimestamps?: boolean;
+  /**
+   * A PostgreSQL connection string (`postgres://user@host:port/db`): when
+   * set, media libraries live in that database (storage-worker/postgres/)
+   * instead of media.json files; see docs/postgres.md.
+   */
+  databaseUrl?: string;
 }
 
 /** Names of the file operations that go through the I/O seam and can be failed in tests. */

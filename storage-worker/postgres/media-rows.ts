@@ -1,0 +1,51 @@
+/**
+ * A media record between its answer form and its rows: the record is stored
+ * whole without `usedIn` (usage rows hold the sources), its served paths are
+ * claimed in `media_paths`, and an answer puts `usedIn` back — only on a
+ * record usage has touched, as the file backend keeps the key.
+ */
+import type { MediaRecord, NewMediaRecord } from '../../shared/media-types.js';
+import type { Queryable } from './database.js';
+
+/** Records are stored with `/uploads/…`; a legacy path without the slash is the same served path (as usage-extraction's index has it). */
+export function servedPath(path: string): string {
+  return path.startsWith('/') ? path : `/${path}`;
+}
+
+/** The paths a record serves: its own, then each variant's, unique, leading slash. */
+export function servedPathsOf(record: Pick<MediaRecord, 'path' | 'sizes'>): string[] {
+  return [...new Set([record.path, ...Object.values(record.sizes).map((s) => s.path)].map(servedPath))];
+}
+
+/** The JSON text stored for a record: everything but `usedIn`. */
+export function storedRecordText(record: NewMediaRecord | MediaRecord): string {
+  const { usedIn: _usage, ...rest } = record as MediaRecord;
+  return JSON.stringify(rest);
+}
+
+export interface MediaRow {
+  id: string;
+  record: MediaRecord;
+  used_in_key: boolean;
+  used_in: string[];
+}
+
+/** The record as answered: `usedIn` from the usage rows, present once usage has touched it. */
+export function answerOf(row: MediaRow): MediaRecord {
+  return row.used_in_key ? { ...row.record, usedIn: row.used_in } : row.record;
+}
+
+/** Records with their usage (sources in the order they were first marked), in the library's order. */
+export async function selectMedia(q: Queryable, projectId: string, ids?: readonly string[]): Promise<MediaRow[]> {
+  const filter = ids ? 'AND m.id = ANY($2::text[])' : '';
+  const { rows } = await q.query<MediaRow>(
+    `SELECT m.id, m.record, m.used_in_key,
+            ARRAY(SELECT u.source FROM usage u
+                  WHERE u.project_id = m.project_id AND u.media_id = m.id ORDER BY u.seq) AS used_in
+       FROM media m
+      WHERE m.project_id = $1 ${filter}
+      ORDER BY m.position`,
+    ids ? [projectId, ids] : [projectId],
+  );
+  return rows;
+}
