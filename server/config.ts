@@ -40,8 +40,10 @@ export interface GuardPolicy {
 export interface ServerConfig extends HttpLimits, GuardPolicy {
   port: number;
   host: string;
-  /** absolute */
+  /** absolute; with `databaseUrl`, the directory of the uploaded binaries only */
   dataDir: string;
+  /** `DATABASE_URL`: media libraries in that PostgreSQL database instead of media.json files */
+  databaseUrl?: string;
   logLevel: string;
   /** graceful-shutdown deadline (used by the entry file) */
   shutdownDeadlineMs: number;
@@ -84,6 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ServerConfig {
     port: integer('PORT', env.PORT, 3001, 0, 65535),
     host,
     dataDir: resolve(text(env.DATA_DIR) ?? './data'),
+    ...databaseUrl(env.DATABASE_URL),
     logLevel,
     uploadLimits: {
       image: bytes('UPLOAD_MAX_IMAGE_BYTES', env.UPLOAD_MAX_IMAGE_BYTES, DEFAULT_UPLOAD_LIMITS.image),
@@ -150,4 +153,12 @@ function origin(name: string, value: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') invalid(name, value, 'http or https origins');
   return url.origin;
+}
+
+/** Unset or empty: the JSON files (the embedded default). Else a postgres:// URL. */
+function databaseUrl(raw: string | undefined): { databaseUrl?: string } {
+  const value = text(raw);
+  if (value === undefined) return {};
+  if (!/^postgres(ql)?:\/\//.test(value)) invalid('DATABASE_URL', value.replace(/:[^:@/]*@/, ':***@'), 'a postgres:// or postgresql:// URL');
+  return { databaseUrl: value };
 }

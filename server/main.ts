@@ -41,7 +41,12 @@ export async function main(): Promise<void> {
   let storage: StorageClient | undefined;
   // The worker's lines come through this process's logger (same stdout, same format, its own component).
   const workerLogger = createLogger({ level: config.logLevel, base: { component: 'storage-worker' } });
-  const storageStarting = StorageClient.start({ dataDir: config.dataDir, logLevel: config.logLevel, logger: workerLogger });
+  const storageStarting = StorageClient.start({
+    dataDir: config.dataDir,
+    logLevel: config.logLevel,
+    logger: workerLogger,
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+  });
   storageStarting.catch(() => undefined); // handled below; a signal may close it first
   const shutdown = new GracefulShutdown({
     server,

@@ -27,8 +27,11 @@ export interface MediaStoreOptions {
    * lines (forwarded from its thread). Default: pino JSON lines on stdout.
    */
   logger?: HostLogger;
-  /** storage tuning: lock wait, stale-lock limit, call deadline, worker log level */
-  storage?: Pick<StorageOptions, 'lockTimeoutMs' | 'staleLockMs' | 'callTimeoutMs' | 'logLevel'>;
+  /**
+   * storage tuning: lock wait, stale-lock limit, call deadline, worker log
+   * level; `databaseUrl` keeps the libraries in PostgreSQL (binaries stay under `dataDir`)
+   */
+  storage?: Pick<StorageOptions, 'lockTimeoutMs' | 'staleLockMs' | 'callTimeoutMs' | 'logLevel' | 'databaseUrl'>;
 }
 
 export interface HealthOptions {

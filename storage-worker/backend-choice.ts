@@ -9,6 +9,7 @@ import type { SessionOptions } from '../shared/session-protocol.js';
 import { CoarseTimestampFs } from './coarse-timestamp-fs.js';
 import { FaultyFs } from './fault-injection.js';
 import { FileBackend } from './file-backend.js';
+import { PostgresBackend } from './postgres/postgres-backend.js';
 import { realFs } from './fs-seam.js';
 import type { LibraryBackend } from './library-backend.js';
 import { WorkerCounters } from './worker-counters.js';
@@ -26,8 +27,17 @@ export interface ChosenBackend {
 /** `logger`: where the worker's lines go (the host's, through the session's log port); default fd 1. */
 export function chooseBackend(options: SessionOptions, logger: pino.Logger = workerLogger(options.logLevel)): ChosenBackend {
   const counters = new WorkerCounters();
-  // A second backend is one line here: `if (<its option>) return <it>(options, logger, counters);`
+  if (options.databaseUrl) return postgresBackend(options.databaseUrl, options, logger, counters);
   return fileBackend(options, logger, counters);
+}
+
+function postgresBackend(databaseUrl: string, options: SessionOptions, logger: pino.Logger, counters: WorkerCounters): ChosenBackend {
+  const backend = PostgresBackend.create({
+    databaseUrl,
+    ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+    onIdleError: (err) => logger.warn({ err }, 'an idle PostgreSQL connection failed; the pool opens a new one'),
+  });
+  return { backend, counters, openProjects: () => backend.openProjects, faults: null };
 }
 
 function fileBackend(options: SessionOptions, logger: pino.Logger, counters: WorkerCounters): ChosenBackend {

@@ -19,6 +19,13 @@ export interface DatabaseOptions {
   statementTimeoutMs?: number;
   /** a warning sink for errors of idle connections (default: ignored) */
   onIdleError?: (err: Error) => void;
+  /**
+   * Runs once before the first transaction (the schema migrations). A
+   * failure (the server is down) fails that transaction and is tried again
+   * by the next, so a backend made while the database is down starts
+   * serving once it is up, without a restart.
+   */
+  prepare?: (pool: pg.Pool) => Promise<unknown>;
 }
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -27,6 +34,7 @@ export class Database {
   private pool: pg.Pool | null = null;
   private inFlight = 0;
   private idle: Array<() => void> = [];
+  private prepared: Promise<unknown> | null = null;
 
   constructor(private readonly options: DatabaseOptions) {}
 
@@ -54,7 +62,22 @@ export class Database {
     return pool;
   }
 
+  /** `prepare`, once per success. */
+  ready(): Promise<unknown> {
+    const prepare = this.options.prepare;
+    if (!prepare) return Promise.resolve();
+    if (!this.prepared) {
+      const attempt = prepare(this.currentPool()).catch((err: unknown) => {
+        if (this.prepared === attempt) this.prepared = null;
+        throw storageErrorFromPg(err);
+      });
+      this.prepared = attempt;
+    }
+    return this.prepared;
+  }
+
   private async connect(): Promise<pg.PoolClient> {
+    await this.ready();
     try {
       return await this.currentPool().connect();
     } catch (err) {

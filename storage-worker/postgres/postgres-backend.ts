@@ -32,16 +32,31 @@ export class PostgresBackend implements LibraryBackend {
 
   private constructor(private readonly db: Database) {}
 
-  /** Connects and brings the schema up to date (safe with several servers starting at once). */
+  /** projects whose library object is open (stats, ping) */
+  get openProjects(): number {
+    return new Set([...this.libraries.values()].map((l) => l.projectId)).size;
+  }
+
+  /**
+   * A backend that connects, and brings the schema up to date (safe with
+   * several servers starting at once), on its first operation: a server
+   * started while the database is down answers STORAGE_UNAVAILABLE and
+   * starts serving once it is up.
+   */
+  static create(options: PostgresBackendOptions): PostgresBackend {
+    return new PostgresBackend(new Database({ ...options, prepare: (pool) => runMigrations(pool) }));
+  }
+
+  /** `create`, then connect and migrate now (a failure closes the pool and rejects). */
   static async open(options: PostgresBackendOptions): Promise<PostgresBackend> {
-    const db = new Database(options);
+    const backend = PostgresBackend.create(options);
     try {
-      await runMigrations(db.rawPool());
+      await backend.db.ready();
     } catch (err) {
-      await db.close().catch(() => undefined);
+      await backend.db.close().catch(() => undefined);
       throw storageErrorFromPg(err);
     }
-    return new PostgresBackend(db);
+    return backend;
   }
 
   async createProject(input: { id?: string; name: string }): Promise<ProjectInfo> {
