@@ -38,7 +38,7 @@ import { errnoCode, type FsSeam } from './fs-seam.js';
 import { sweepLeftovers } from './leftover-sweep.js';
 import { isTransientError, withRetry } from './retry-policy.js';
 import { MediaDocumentFile } from './media-document-file.js';
-import { ProjectLock, takeWaiterHint, type LockHandle, type LockStamp } from './project-lock.js';
+import { ProjectLock, takeWaiterHint, waiterHintPath, type LockHandle, type LockStamp } from './project-lock.js';
 import type { WorkerCounters } from './worker-counters.js';
 import { extractMediaPaths, MediaPathIndex } from './usage-extraction.js';
 
@@ -560,7 +560,7 @@ export class ProjectStore {
           trim.setSourceUsage(source, fileIds);
         }
         if (trim.dirty) {
-          if (this.canCarryTrim()) {
+          if (await this.canCarryTrim()) {
             carry = { batch, exact, started };
             this.contentUnpublished = true;
           } else await write(trim);
@@ -654,16 +654,22 @@ export class ProjectStore {
    * Whether a batch's trim may ride in the next batch's first write instead
    * of a write of its own: only when that batch exists already (a write
    * operation is queued — a lone caller is answered after its own trim, as
-   * soon as before) and the lease has time left (the lock stays held from
-   * the content renames to the trim, and waiting processes are not held up
-   * longer than a lease plus a commit).
+   * soon as before) and the lock stays held from the content renames to the
+   * trim (the lease goes on into the carrier). A lease past its time goes on
+   * only while no other process has asked for the lock: a page-save commit
+   * is longer than a lease, so carrying must not depend on time alone, and a
+   * waiter that asks later waits for the carrier — one commit, the same as
+   * for any commit a lease ends with — before the holder steps aside.
    */
-  private canCarryTrim(): boolean {
-    return (
-      this.lease !== null &&
-      performance.now() - this.lease.since < LEASE_MS &&
-      this.queue.some((q) => q.op !== FLUSH)
-    );
+  private async canCarryTrim(): Promise<boolean> {
+    if (this.lease === null || !this.queue.some((q) => q.op !== FLUSH)) return false;
+    if (performance.now() - this.lease.since < LEASE_MS) return true;
+    try {
+      await this.opts.fs.stat(waiterHintPath(this.lockPath));
+      return false; // someone is waiting: trim alone, then give them their turn
+    } catch (err) {
+      return errnoCode(err) === 'ENOENT';
+    }
   }
 
   /** Answers a carried batch: its trim is durable (`error` null), or its carrier failed before that. */
