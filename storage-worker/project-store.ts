@@ -465,7 +465,7 @@ export class ProjectStore {
     try {
       leased = await this.takeLock();
       // A trim is carried only under a lease that did not end (see
-      // carryOrWriteTrim): a fresh acquisition means another process may
+      // canCarryTrim): a fresh acquisition means another process may
       // have saved the same sources since, and these marks would be stale.
       if (carried && !leased) throw new StorageError('LOCK_LOST', `project ${this.projectId}: the media.json lock was not held from a batch's content files to its exact marks; the save is not confirmed`, { project: this.projectId });
     } catch (err) {
