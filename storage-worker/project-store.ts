@@ -23,6 +23,9 @@
  *    marks — all under one lock hold, before any caller is answered. A crash
  *    in between leaves over-marks only, of a save nobody was told succeeded;
  *    the next open, or the next process to take the dead lock, reconciles them.
+ *    When the next batch is already queued, the exact marks ride in its first
+ *    commit instead (CarriedTrim), still under the same lock hold and still
+ *    before the carried callers are answered.
  * 6. A document that fails validation is never replaced by an empty one.
  */
 import { basename, dirname, join } from 'node:path';

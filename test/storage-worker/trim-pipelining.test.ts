@@ -12,7 +12,7 @@
  * is in the queue while the first batch runs — deterministically, with no
  * timing involved.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -204,6 +204,39 @@ test('a carrier whose write fails fails the carried callers too, and leaves no f
     await store.enqueue(save('home', b!.path));
     const after = parseMediaDocument(await readFile(mediaPath, 'utf8'));
     assert.equal([usedIn(after, a!.id), usedIn(after, b!.id)], [[], ['home']]);
+  }),
+));
+
+test('a carrier that finds the lock taken over fails the carried save with LOCK_LOST and runs its own batch again', readable(() =>
+  withStore(async (s, [a, b, c]) => {
+    const { store, fs, mediaPath } = s;
+    await store.enqueue(save('home', a!.path));
+    const homeFile = store.contentPath('home');
+    const lockPath = `${mediaPath}.lock`;
+    // Right as home.json is renamed, the lock becomes another holder's: one
+    // that is dead (a pid no process has), so the re-run can take it over.
+    fs.before = async (op, _path, dest) => {
+      if (op === 'rename' && dest === homeFile) {
+        fs.before = null;
+        const stamp = JSON.parse(await readFile(lockPath, 'utf8')) as { pid: number; nonce: string };
+        await writeFile(lockPath, `${JSON.stringify({ ...stamp, pid: 4_194_303, nonce: [...stamp.nonce].reverse().join('') })}\n`);
+      }
+    };
+    let other!: Promise<unknown>;
+    const home = store.enqueue(
+      queueingAfter(save('home', b!.path), () => {
+        other = store.enqueue(ops.updateMetadata(c!.id, { caption: 'carrier' }));
+      }),
+    );
+    const [homeOutcome] = await Promise.allSettled([home]);
+    const [otherOutcome] = await Promise.allSettled([other]);
+    const homeError = await rejection(homeOutcome.status === 'rejected' ? Promise.reject(homeOutcome.reason) : Promise.resolve());
+    assert.is(homeError.code, 'LOCK_LOST', 'the carried save is not confirmed: its exact marks could be stale under a new holder');
+    assert.is(otherOutcome.status, 'fulfilled', 'the carrier published nothing before the fence: it ran again under a fresh lock');
+    const disk = parseMediaDocument(await readFile(mediaPath, 'utf8'));
+    assert.equal(usedIn(disk, b!.id), ['home'], 'the file home.json uses is marked');
+    assert.is(disk.files.find((f) => f.id === c!.id)!.metadata.caption, 'carrier');
+    assert.equal((await store.read()).state.doc, disk, 'memory equals disk');
   }),
 ));
 
