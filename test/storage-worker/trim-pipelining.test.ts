@@ -169,6 +169,25 @@ test('a delete in the carrier batch of a file the previous save dropped succeeds
   }),
 ));
 
+test('a content scan made before the carried batch\'s renames is not applied as current in the carrier (no unmarked file in use)', readable(() =>
+  withStore(async (s, [a, b]) => {
+    const { store, mediaPath } = s;
+    await store.enqueue(save('home', a!.path));
+    // Read and scanned outside the lock, as a refresh does: home uses A.
+    const scan = await store.scanContent();
+    let refreshed!: Promise<unknown>;
+    await store.enqueue(
+      queueingAfter(save('home', b!.path), () => {
+        refreshed = store.enqueue(ops.refreshUsage('withFiles', scan));
+      }),
+    );
+    await refreshed;
+    const disk = parseMediaDocument(await readFile(mediaPath, 'utf8'));
+    assert.equal(usedIn(disk, b!.id), ['home'], 'home.json uses B: B stays marked (the old scan was read again, not trusted)');
+    assert.equal(usedIn(disk, a!.id), [], 'and A, which it no longer uses, is not');
+  }),
+));
+
 test('a carrier whose write fails fails the carried callers too, and leaves no file a page uses unmarked', readable(() =>
   withStore(async (s, [a, b, c], faults) => {
     const { store, fs, mediaPath } = s;
