@@ -34,11 +34,16 @@ export async function applyContentChanges(
   const { beforePublish = async () => undefined, ...retry } = options;
   const failed = new Map<string, StorageError>();
   const done: string[] = [];
+  // One fence for the changes whose temp files are ready together: each
+  // rename is still preceded by a check, but a batch of 64 pages reads the
+  // lock file a few times instead of 64 (those reads queue behind the
+  // fsyncs in libuv's four-thread pool).
+  const fence = sharedFence(beforePublish);
   await Promise.all(
     changes.map(async (change) => {
       try {
         await withRetry(
-          () => ('remove' in change ? removeFile(fs, change.path, beforePublish) : replaceFile(fs, change.path, change.text, beforePublish)),
+          () => ('remove' in change ? removeFile(fs, change.path, fence) : replaceFile(fs, change.path, change.text, fence)),
           retry,
         );
         done.push(change.path);
@@ -62,6 +67,37 @@ export async function applyContentChanges(
     }),
   );
   return failed;
+}
+
+/**
+ * A fence check shared by the callers that ask for it while it runs: a
+ * caller arriving after a check started waits for the NEXT one, so no rename
+ * relies on a check that began before its caller was ready to publish (the
+ * window between a check and a rename stays as short as with one check per
+ * rename).
+ */
+function sharedFence(check: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  let next: Promise<void> | null = null;
+  const start = (): Promise<void> => {
+    const run = check().finally(() => {
+      if (running === run) running = null;
+    });
+    running = run;
+    return run;
+  };
+  return () => {
+    if (!running) return start();
+    // Join the check that starts once the current one ends.
+    next ??= running.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      next = null;
+      return start();
+    });
+    return next;
+  };
 }
 
 async function replaceFile(fs: FsSeam, path: string, text: string, beforePublish: () => Promise<void>): Promise<void> {

@@ -23,6 +23,9 @@
  *    marks — all under one lock hold, before any caller is answered. A crash
  *    in between leaves over-marks only, of a save nobody was told succeeded;
  *    the next open, or the next process to take the dead lock, reconciles them.
+ *    When the next batch is already queued, the exact marks ride in its first
+ *    commit instead (CarriedTrim), still under the same lock hold and still
+ *    before the carried callers are answered.
  * 6. A document that fails validation is never replaced by an empty one.
  */
 import { basename, dirname, join } from 'node:path';
@@ -38,7 +41,7 @@ import { errnoCode, type FsSeam } from './fs-seam.js';
 import { sweepLeftovers } from './leftover-sweep.js';
 import { isTransientError, withRetry } from './retry-policy.js';
 import { MediaDocumentFile } from './media-document-file.js';
-import { ProjectLock, takeWaiterHint, type LockHandle, type LockStamp } from './project-lock.js';
+import { ProjectLock, takeWaiterHint, waiterHintPath, type LockHandle, type LockStamp } from './project-lock.js';
 import type { WorkerCounters } from './worker-counters.js';
 import { extractMediaPaths, MediaPathIndex } from './usage-extraction.js';
 
@@ -106,6 +109,22 @@ interface Queued {
 }
 
 /**
+ * A batch whose union marks and content files are durable, and whose exact
+ * marks (the trim) ride in the next batch's first media.json write instead
+ * of a write of their own. Its callers are answered once that write is
+ * durable. Only made while the lease is held and the next batch follows at
+ * once under it, so nothing but this process can have changed the project
+ * between the content renames and the trim.
+ */
+interface CarriedTrim {
+  batch: Queued[];
+  /** source → its exact marks (sources whose content file failed are left out: they keep the union) */
+  exact: Map<string, string[]>;
+  /** when the carried batch started (its commit time runs until its answer) */
+  started: number;
+}
+
+/**
  * Content files read and scanned for media paths OUTSIDE the lock (a big
  * page costs a parse and a scan); applied under it only if no commit has
  * happened since (same generation nonce), else read again under the lock.
@@ -141,7 +160,7 @@ export class ProjectStore {
   private queue: Queued[] = [];
   private running: Promise<void> | null = null;
   /** the single commit running now, if any (reads wait for it, not for the whole queue) */
-  private inFlight: Promise<void> | null = null;
+  private inFlight: Promise<unknown> | null = null;
   /** the last batch committed: callers in flight when it ended, and how long it took (for gather) */
   private lastBatch: { size: number; ms: number; endedAt: number } | null = null;
   private gatherWaiter: { target: number; done: () => void } | null = null;
@@ -153,6 +172,12 @@ export class ProjectStore {
   private lastLockHolder: LockStamp | null = null;
   private readonly ensuredDirs = new Set<string>();
   private closed = false;
+  /**
+   * Content files were renamed and the generation nonce not yet replaced (a
+   * carried trim's batch: its carrier replaces it). A content scan tagged with
+   * the current nonce may then predate those files: isCurrent must say no.
+   */
+  private contentUnpublished = false;
 
   constructor(
     readonly projectId: string,
@@ -266,14 +291,18 @@ export class ProjectStore {
   }
 
   private async drainQueue(): Promise<void> {
+    /** the trim the previous batch left for this loop's next batch to carry */
+    let carried: CarriedTrim | null = null;
     try {
       // Starting from idle: let messages already waiting on the port (the rest
       // of an autosave burst — page, header and footer sent together) be
       // queued first, so they share this commit instead of the next.
       await new Promise<void>((resolve) => setImmediate(resolve));
       for (;;) {
-        await this.gather();
-        if (this.queue.length === 0) {
+        // A carried trim's callers wait for the next commit: start it at once
+        // (they cannot come back before it, so there is nothing to gather).
+        if (!carried) await this.gather();
+        if (this.queue.length === 0 && !carried) {
           // No more work: give the lock back. An operation may arrive during
           // that await and finds this loop still running, so look again.
           await this.endLease();
@@ -284,8 +313,10 @@ export class ProjectStore {
         const batch = this.queue;
         this.queue = [];
         const started = performance.now();
-        this.inFlight = this.commitBatch(batch);
-        await this.inFlight;
+        const commit = this.commitBatch(batch, carried);
+        carried = null; // the commit settles it, whatever happens to its own batch
+        this.inFlight = commit;
+        carried = await commit;
         this.inFlight = null;
         this.opts.counters.queueDepth -= batch.length;
         // Callers in flight now: those just answered (they tend to come back)
@@ -296,6 +327,10 @@ export class ProjectStore {
       // Synchronous from the last check of the queue to here, so no operation
       // can be queued without a loop to run it.
       this.running = null;
+      // Only if the loop itself threw (commitBatch settles what it is given):
+      // its content files are published, its trim is not — fail it like a
+      // batch whose trim write failed.
+      if (carried) this.settleCarried(carried, new StorageError('INTERNAL', 'the commit that was to carry this batch\'s exact marks did not run'));
       if (this.lease) void this.endLease(); // only if the loop itself threw
     }
   }
@@ -408,12 +443,18 @@ export class ProjectStore {
     );
   }
 
-  private async commitBatch(batch: Queued[], retried = false): Promise<void> {
+  /**
+   * Commits one batch. `carried`: the previous batch's exact marks, to be
+   * written in this batch's first media.json write; they are settled here
+   * whatever happens. Resolves to this batch's own trim when it is left for
+   * the next batch to carry (its callers are then answered by that batch).
+   */
+  private async commitBatch(batch: Queued[], carried: CarriedTrim | null = null, retried = false): Promise<CarriedTrim | null> {
     const started = performance.now();
     // A batch of bare flushes writes nothing: it only reloads what another
     // process committed, which needs no lock (renames are atomic) — reads
     // after a foreign commit stay cheap.
-    if (batch.every((q) => q.op === FLUSH)) {
+    if (!carried && batch.every((q) => q.op === FLUSH)) {
       try {
         // Under a lease nobody else can have written: nothing to reload.
         if (!this.lease) await this.ensureFresh(false);
@@ -421,15 +462,20 @@ export class ProjectStore {
       } catch (err) {
         for (const q of batch) q.reject(StorageError.from(err));
       }
-      return;
+      return null;
     }
     let leased: boolean;
     try {
       leased = await this.takeLock();
+      // A trim is carried only under a lease that did not end (see
+      // canCarryTrim): a fresh acquisition means another process may
+      // have saved the same sources since, and these marks would be stale.
+      if (carried && !leased) throw new StorageError('LOCK_LOST', `project ${this.projectId}: the media.json lock was not held from a batch's content files to its exact marks; the save is not confirmed`, { project: this.projectId });
     } catch (err) {
       const error = StorageError.from(err);
+      if (carried) this.settleCarried(carried, error);
       for (const q of batch) q.reject(error);
-      return;
+      return null;
     }
     const counters = this.opts.counters;
     let mark = started;
@@ -443,10 +489,12 @@ export class ProjectStore {
     let bytes = 0;
     let retries = 0;
     let writes = 0;
-    /** a rename of this batch happened (or may have: content files) */
-    let published = false;
+    /** a rename of this batch happened (or may have: content files; a carried batch's were) */
+    let published = carried !== null;
     let contentStarted = false;
     let ambiguous = false;
+    /** this batch's trim, left for the next batch to carry */
+    let carry: CarriedTrim | null = null;
     const content = new ContentActions();
     this.file.fence = this.fence;
     try {
@@ -456,6 +504,10 @@ export class ProjectStore {
       phase('fresh');
       const state = this.committed();
       const draft = new DocumentDraft(state);
+      // The carried trim first: this batch's operations apply on top of the
+      // exact marks (a delete sees a file the previous save just dropped as
+      // unused; a save of the same source unions with its exact marks).
+      if (carried) for (const [source, fileIds] of carried.exact) draft.setSourceUsage(source, fileIds);
       for (const q of batch) {
         try {
           q.outcome = { ok: true, value: await q.op.apply(draft, content, this) };
@@ -486,6 +538,16 @@ export class ProjectStore {
       // unmarked while the content files are replaced).
       if (draft.dirty) await write(draft);
       phase('write');
+      if (carried) {
+        // The carried batch's exact marks are durable: tell every process (its
+        // content files changed), then its callers — before this batch's own
+        // content files, which they need not wait for.
+        await this.file.publish();
+        this.contentUnpublished = false;
+        ambiguous = false;
+        this.settleCarried(carried, null);
+        carried = null;
+      }
       if (content.size > 0) {
         published = true;
         contentStarted = true;
@@ -493,18 +555,30 @@ export class ProjectStore {
         phase('content');
         // Second commit: the exact marks of every source whose file is now in
         // place. A source whose file could not be written keeps the union.
-        const exact = new DocumentDraft(state);
+        const exact = new Map<string, string[]>();
+        const trim = new DocumentDraft(state);
         for (const [source, fileIds] of content.exactUsage) {
-          if (!failed.has(source)) exact.setSourceUsage(source, fileIds);
+          if (failed.has(source)) continue;
+          exact.set(source, fileIds);
+          trim.setSourceUsage(source, fileIds);
         }
-        if (exact.dirty) await write(exact);
+        if (trim.dirty) {
+          if (await this.canCarryTrim()) {
+            carry = { batch, exact, started };
+            this.contentUnpublished = true;
+          } else await write(trim);
+        }
         phase('trim');
       }
       // Tell every process a commit happened, before anyone is told it did,
       // where the files themselves may not: content files (the refresh's
       // pre-lock scan checks the nonce), or a media.json whose mtime bump the
       // file system rounded away (its stat signature may repeat an old one).
-      if (ambiguous || content.size > 0) await this.file.publish();
+      // A carried trim's carrier does it once its write is durable.
+      if (!carry && (ambiguous || content.size > 0)) {
+        await this.file.publish();
+        this.contentUnpublished = false;
+      }
     } catch (err) {
       failure = StorageError.from(err, 'STORAGE_IO');
       const lockLost = failure.code === 'LOCK_LOST';
@@ -512,18 +586,35 @@ export class ProjectStore {
       // If a failure came after a rename (directory fsync), disk moved on:
       // reload it — under the lock, unless the lock is no longer ours.
       this.db.data = this.state?.doc ?? { files: [] };
-      if (!lockLost && published) await this.file.publish().catch(() => undefined);
+      if (!lockLost && published) {
+        await this.file
+          .publish()
+          .then(() => (this.contentUnpublished = false))
+          .catch(() => undefined);
+      }
       await this.ensureFresh(!lockLost).catch(() => undefined);
     } finally {
       this.file.fence = undefined;
       const expired = performance.now() - (this.lease?.since ?? 0) >= LEASE_MS;
-      if (failure || expired) {
+      // A carried trim needs the lease until its carrier's write: the carrier
+      // runs next, at once, and ends the lease after itself if it expired.
+      if (failure || (expired && !carry)) {
         this.leaseExpired = expired && !failure;
         await this.endLease();
         phase('release');
       }
     }
     const ms = performance.now() - started;
+    // A carrier that failed before its first write was durable: the carried
+    // batch's content files are published and its union marks durable, its
+    // exact marks not. It fails exactly as a batch whose own trim write
+    // failed does today (over-marks only, never an unmarked file in use; the
+    // next save of the source or the next open trims them). Writing the trim
+    // alone instead is not sound for every error: after LOCK_LOST another
+    // process may already have saved the same sources (these marks would be
+    // stale and could unmark what its files use), and after an I/O error the
+    // same write would most likely fail again.
+    if (failure && carried) this.settleCarried(carried, failure);
     // LOCK_LOST comes from the fence before a rename: with no write finished
     // and no content file started, nothing of this batch left memory.
     if (failure?.code === 'LOCK_LOST' && writes === 0 && !contentStarted && !retried) {
@@ -532,20 +623,27 @@ export class ProjectStore {
       // (and with it a freshness check) instead of failing its callers.
       this.opts.logger.warn({ project: this.projectId, ops: batch.length }, 'media.json lock was taken over between commits; running the batch again under a fresh lock');
       for (const q of batch) delete q.outcome;
-      return this.commitBatch(batch, true);
+      return this.commitBatch(batch, null, true);
     }
     if (failure) {
       this.opts.counters.failedCommits++;
       this.opts.logger.error({ project: this.projectId, ops: batch.length, code: failure.code, err: failure }, 'commit failed');
       for (const q of batch) q.reject(failure);
-      return;
+      return null;
     }
+    // Answered by the batch that carries its trim.
+    if (carry) return carry;
     // A batch that only replaced content files is a commit too (it took the
     // lock and wrote durably), even when no mark changed.
     if (writes > 0 || content.size > 0) {
       this.opts.counters.commitDone(batch.length, ms);
       this.opts.logger.info({ project: this.projectId, ops: batch.length, writes, bytes, ms: Math.round(ms * 100) / 100, retries }, 'commit');
     }
+    this.answer(batch);
+    return null;
+  }
+
+  private answer(batch: Queued[]): void {
     for (const q of batch) {
       const outcome = q.outcome;
       if (outcome?.ok) {
@@ -553,6 +651,42 @@ export class ProjectStore {
         q.resolve(outcome.value);
       } else q.reject(outcome?.error ?? new StorageError('INTERNAL', 'operation was not applied'));
     }
+  }
+
+  /**
+   * Whether a batch's trim may ride in the next batch's first write instead
+   * of a write of its own: only when that batch exists already (a write
+   * operation is queued — a lone caller is answered after its own trim, as
+   * soon as before) and the lock stays held from the content renames to the
+   * trim (the lease goes on into the carrier). A lease past its time goes on
+   * only while no other process has asked for the lock: a page-save commit
+   * is longer than a lease, so carrying must not depend on time alone, and a
+   * waiter that asks later waits for the carrier — one commit, the same as
+   * for any commit a lease ends with — before the holder steps aside.
+   */
+  private async canCarryTrim(): Promise<boolean> {
+    if (this.lease === null || !this.queue.some((q) => q.op !== FLUSH)) return false;
+    if (performance.now() - this.lease.since < LEASE_MS) return true;
+    try {
+      await this.opts.fs.stat(waiterHintPath(this.lockPath));
+      return false; // someone is waiting: trim alone, then give them their turn
+    } catch (err) {
+      return errnoCode(err) === 'ENOENT';
+    }
+  }
+
+  /** Answers a carried batch: its trim is durable (`error` null), or its carrier failed before that. */
+  private settleCarried(carried: CarriedTrim, error: StorageError | null): void {
+    if (error) {
+      this.opts.counters.failedCommits++;
+      this.opts.logger.error({ project: this.projectId, ops: carried.batch.length, code: error.code, err: error }, 'commit failed (its exact marks were carried by a commit that failed)');
+      for (const q of carried.batch) q.reject(error);
+      return;
+    }
+    const ms = performance.now() - carried.started;
+    this.opts.counters.commitDone(carried.batch.length, ms);
+    this.opts.logger.info({ project: this.projectId, ops: carried.batch.length, carried: true, ms: Math.round(ms * 100) / 100 }, 'commit');
+    this.answer(carried.batch);
   }
 
   /**
@@ -664,6 +798,7 @@ export class ProjectStore {
 
   /** Under the lock: whether nothing was committed (by anyone) since `scan` read its generation. */
   isCurrent(scan: ContentScan): boolean {
+    if (this.contentUnpublished) return false;
     const signature = this.file.last?.signature;
     return signature !== undefined && signature !== null ? signature.endsWith(`#${scan.generation}`) : false;
   }

@@ -57,6 +57,24 @@ export class ProjectDriver {
     return this.store.enqueue(ops.saveContent(source, serializeContent(content, 1 << 20), extractMediaPaths(content)));
   }
 
+  /**
+   * A save that queues `then`'s operations while its own batch runs, so they
+   * form the next batch, already waiting when this one has written its
+   * content file: the batch that carries this save's exact marks.
+   */
+  saveContentThen(source: string, content: unknown, then: () => void): Promise<unknown> {
+    const save = ops.saveContent(source, serializeContent(content, 1 << 20), extractMediaPaths(content));
+    return this.store.enqueue({
+      kind: save.kind,
+      contentSource: source,
+      async apply(draft, actions, store) {
+        const result = await save.apply(draft, actions, store);
+        then();
+        return result;
+      },
+    });
+  }
+
   deleteMedia(ids: string[]): Promise<unknown> {
     return this.store.enqueue(ops.deleteMedia(ids));
   }
@@ -148,6 +166,23 @@ export const SCENARIOS: Scenario[] = [
         track('deleteMedia C (in use until the header goes)', driver.deleteMedia([C.id])),
       ]);
       await track('deleteMedia C', driver.deleteMedia([C.id]));
+    },
+  },
+  {
+    name: 'a page save whose exact marks ride in the next batch (home A → B; then delete A, header C → B)',
+    setup: baseLibrary,
+    run: async (driver, track) => {
+      let carrier: Array<Promise<unknown>> = [];
+      await track(
+        'saveContent home uses B (its trim carried)',
+        driver.saveContentThen('home', pageUsing(B.path), () => {
+          carrier = [
+            track('deleteMedia A (unused once the carried trim applies)', driver.deleteMedia([A.id])),
+            track('saveContent header uses B (its own trim written alone)', driver.saveContent('global:header', pageUsing(B.path))),
+          ];
+        }),
+      );
+      await Promise.all(carrier);
     },
   },
   {
