@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MediaRecord } from '../../shared/media-types.js';
-import { StorageClient } from '../../server/storage-client.js';
+import { StorageClient } from '../../client/storage-client.js';
 import { FaultyFs } from '../../storage-worker/fault-injection.js';
 import * as ops from '../../storage-worker/media-operations.js';
 import { parseMediaDocument } from '../../storage-worker/media-document-schema.js';
