@@ -74,7 +74,7 @@ export async function exportToFiles(options: ExportOptions): Promise<MigrationRe
         projects.push(report('skipped', `${error.code}: ${error.message}`));
       }
     }
-    return { command: 'export', dryRun: options.dryRun, projects: projects.length === 0 ? [] : projects };
+    return { command: 'export', dryRun: options.dryRun, projects };
   } finally {
     await backend.drain();
     await target.close();
@@ -88,7 +88,7 @@ async function whyNotFresh(image: ProjectImage, projectsDir: string, registry: P
   const clash = entries.find((e) => (e.id === image.id) !== (e.folderName === image.folder));
   if (clash) return `projects.json of the target maps ${clash.id} to the folder ${clash.folderName}: not overwritten`;
   if (!(await isDirectory(join(projectsDir, image.folder)))) return null;
-  const there = await target.read(image.folder);
+  const there = await target.readAndClose(image.folder);
   if (!there.ok) return `the target folder ${image.folder} exists: ${there.reason}`;
   if (fingerprintOf(there.image) === fingerprintOf(image)) return 'same';
   return `the target folder ${image.folder} exists and differs: not overwritten (export into a fresh directory, or remove the folder)`;

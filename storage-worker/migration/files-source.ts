@@ -19,7 +19,10 @@ import { serializeContent } from '../content-files.js';
 import { FileBackend } from '../file-backend.js';
 import { errnoCode, realFs } from '../fs-seam.js';
 import { parseMediaDocument } from '../media-document-schema.js';
+import type { MediaLibrary } from '../library-backend.js';
 import { ProjectRegistry, type RegistryEntry } from '../project-registry.js';
+import { ProjectStore } from '../project-store.js';
+import { WorkerCounters } from '../worker-counters.js';
 import type { ProjectImage } from './project-image.js';
 
 /** The service's bound on saved content; larger editor files are carried all the same. */
@@ -34,17 +37,27 @@ export class FilesSource {
   private readonly registry: ProjectRegistry;
   private readonly projectsDir: string;
 
-  constructor(dataDir: string) {
+  constructor(private readonly dataDir: string) {
     this.projectsDir = join(dataDir, 'projects');
     this.backend = new FileBackend({ dataDir, logger: pino({ level: 'silent' }) });
     this.registry = new ProjectRegistry(this.projectsDir, realFs, { timeoutMs: 5000, staleMs: 10_000 });
   }
 
-  /** Every project the file backend lists, read (or refused, with why), in its listing order. */
-  async readAll(): Promise<FileProjectRead[]> {
-    const out: FileProjectRead[] = [];
-    for (const info of await this.backend.listProjects()) out.push(await this.read(info.id));
-    return out;
+  /** The ids of every project the file backend lists, in its order; INVALID_INPUT when there is no `projects/` folder. */
+  async list(): Promise<string[]> {
+    if (!(await exists(this.projectsDir))) {
+      throw new StorageError('INVALID_INPUT', `no projects/ folder in ${this.dataDir}: not a data directory`);
+    }
+    return (await this.backend.listProjects()).map((p) => p.id);
+  }
+
+  /** One project read, its library closed again (a big data directory is never held in memory whole). */
+  async readAndClose(projectId: string): Promise<FileProjectRead> {
+    try {
+      return await this.read(projectId);
+    } finally {
+      await this.backend.drain();
+    }
   }
 
   /** One project (by id or folder); PROJECT_NOT_FOUND if the backend does not know it. */
@@ -61,13 +74,15 @@ export class FilesSource {
       const error = StorageError.from(err, 'STORAGE_IO');
       return refused(error.code === 'CORRUPT_DOCUMENT' ? `corrupt media.json, left as it is: ${error.message}` : `media.json unreadable: ${error.message}`);
     }
-    const library = await this.backend.library(info.id);
-    const { doc } = await library.read();
+    // Without media.json there is nothing to open: the file backend's open would make uploads/ first.
+    const library = (await exists(mediaJson)) ? await this.backend.library(info.id) : null;
+    const doc = library ? (await library.read()).doc : { files: [] };
+    const contentOf = library ?? this.unopenedStore(info.id, info.folder);
     const notes: string[] = [];
     if (Object.keys(doc).some((k) => k !== 'files')) notes.push(`media.json fields beside "files" are not carried: ${Object.keys(doc).filter((k) => k !== 'files').join(', ')}`);
     const content: Array<[UsageSource, string]> = [];
-    for (const source of (await library.contentSources()).sort()) {
-      const value = await library.readContent(source);
+    for (const source of (await contentOf.contentSources()).sort()) {
+      const value = await contentOf.readContent(source);
       if (value === undefined) notes.push(`content of ${source} is not valid JSON: not carried`);
       else content.push([source, serializeContent(value, UNBOUNDED)]);
     }
@@ -85,6 +100,20 @@ export class FilesSource {
         content,
       },
     };
+  }
+
+  /** The content readers of a project whose library is not opened (they only read its content files). */
+  private unopenedStore(id: string, folder: string): Pick<MediaLibrary, 'contentSources' | 'readContent'> {
+    const logger = pino({ level: 'silent' });
+    const store = new ProjectStore(id, join(this.projectsDir, folder), {
+      fs: realFs,
+      logger,
+      counters: new WorkerCounters(),
+      lockTimeoutMs: 5000,
+      staleLockMs: 10_000,
+      isThreadAlive: () => true,
+    });
+    return { contentSources: () => store.contentSources(), readContent: (source) => store.readContentOrNull(source) };
   }
 
   /** Closes every library opened. */

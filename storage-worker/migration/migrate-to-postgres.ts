@@ -43,7 +43,8 @@ export async function migrateToPostgres(options: MigrateOptions): Promise<Migrat
     // A dry run on a database without the schema: every project would be new.
     const noSchema = options.dryRun && (await db.transaction('read', schemaState)) === 'none';
     const projects: ProjectReport[] = [];
-    for (const read of await files.readAll()) {
+    for (const id of await files.list()) {
+      const read = await files.readAndClose(id);
       if (!read.ok) {
         projects.push({ id: read.id, folder: read.folder, outcome: 'skipped', reason: read.reason, ...emptyCounts(), notes: [] });
         continue;

@@ -86,6 +86,9 @@ test('bad arguments and an unreachable database: exit 2; --help: exit 0', async 
   const notUrl = await mediastore('export', '--from', '/a/dir', '--to', '/b/dir');
   assert.is(notUrl.code, 2);
   assert.match(notUrl.stderr, /--from must be a postgres:\/\/ URL/);
+  const noData = await mediastore('migrate', '--from', await tempDir('cli-empty'), '--to', await server.freshDatabase('cli-empty'));
+  assert.is(noData.code, 2);
+  assert.match(noData.stderr, /not a data directory/);
   const data = await tempDir('cli-down');
   await writeEditorDataDir(data);
   const down = await mediastore('migrate', '--from', data, '--to', 'postgres://mediastore@127.0.0.1:1/none');

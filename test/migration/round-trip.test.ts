@@ -19,6 +19,8 @@ import { BAKERY_ID, PORTFOLIO_ID, writeEditorDataDir, type EditorDataDir } from 
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { readable } from '../helpers/storage-errors.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { saveContent } from '../helpers/content-saves.js';
+import { makeImageRecords } from '../helpers/media-records.js';
 import { snapshotTree } from './data-dir-snapshot.js';
 
 const test = suite('migrate / export between files and PostgreSQL');
@@ -229,6 +231,64 @@ test('export never overwrites a project folder that differs', readable(async () 
   assert.equal(outcomes(report), { 'bakery-site': 'unchanged', portfolio: 'skipped', 'legacy-site': 'unchanged' });
   assert.match(report.projects.find((p) => p.folder === 'portfolio')?.reason ?? '', /exists and differs/);
   assert.equal(await snapshotTree(out), before);
+}));
+
+test('a project made in PostgreSQL exports as mediastore makes one in files: registered, its library and content; and migrates back the same', readable(async () => {
+  const url = await server.freshDatabase('native');
+  const backend = await PostgresBackend.open({ databaseUrl: url });
+  let made;
+  try {
+    made = await backend.createProject({ name: 'Made in PG' });
+    const lib = await backend.library(made.id);
+    const [a, b] = await lib.addMedia(makeImageRecords(2));
+    await saveContent(lib, 'home', { hero: a!.path });
+    await saveContent(lib, 'global:footer', { logo: b!.sizes.thumb!.path });
+    await lib.updateMetadata(a!.id, { alt: 'after the marks' });
+  } finally {
+    await backend.drain();
+  }
+  const out = await freshDir('export-native');
+  assert.equal(outcomes(await exportToFiles({ databaseUrl: url, to: out, dryRun: false })), { 'made-in-pg': 'migrated' });
+  const registry = (await parsed(join(out, 'projects', 'projects.json'))) as { projects: Array<Record<string, unknown>> };
+  assert.equal(registry.projects.map((e) => [e.id, e.folderName, e.name, e.created]), [[made.id, 'made-in-pg', 'Made in PG', made.createdAt]], 'listed for the editor');
+
+  const files = new FileBackend({ dataDir: out });
+  const pg2 = await PostgresBackend.open({ databaseUrl: url });
+  try {
+    assert.equal(await files.getProject(made.id), await pg2.getProject(made.id));
+    const inFiles = await files.library(made.id);
+    const inPg = await pg2.library(made.id);
+    assert.equal((await inFiles.read()).doc, (await inPg.read()).doc);
+    assert.equal(await inFiles.readContent('global:footer'), await inPg.readContent('global:footer'));
+  } finally {
+    await files.drain();
+    await pg2.drain();
+  }
+  const back = await server.freshDatabase('native-back');
+  assert.equal(outcomes(await migrateToPostgres({ from: out, databaseUrl: back, dryRun: false })), { 'made-in-pg': 'migrated' });
+  const served = async (databaseUrl: string) => {
+    const served = await PostgresBackend.open({ databaseUrl });
+    try {
+      const lib = await served.library(made.id);
+      return JSON.stringify([(await lib.read()).doc, await lib.readContent('home'), await lib.readContent('global:footer')]);
+    } finally {
+      await served.drain();
+    }
+  };
+  assert.is(await served(back), await served(url), 'the same library, byte for byte');
+}));
+
+test('an editor project without uploads/ is migrated with its pages, and its folder is not touched', readable(async () => {
+  const { dataDir } = await editorData();
+  const bare = join(dataDir, 'projects', 'pages-only');
+  await mkdir(join(bare, 'pages'), { recursive: true });
+  await writeFile(join(bare, 'pages', 'home.json'), JSON.stringify({ name: 'Home', widgets: {} }, null, 2));
+  const before = await snapshotTree(dataDir);
+  const url = await server.freshDatabase('pages-only');
+  const report = await migrateToPostgres({ from: dataDir, databaseUrl: url, dryRun: false });
+  const project = report.projects.find((p) => p.folder === 'pages-only');
+  assert.equal([project?.outcome, project?.records, project?.pages], ['migrated', 0, 1]);
+  assert.equal(await snapshotTree(dataDir), before, 'no uploads/ made, nothing written');
 }));
 
 test.run();
