@@ -3,7 +3,7 @@
  * run reports what the real run would do (same outcomes, nothing written).
  */
 export type ProjectOutcome =
-  /** new on the target */
+  /** new on the target (printed "exported" by export) */
   | 'migrated'
   /** on the target already, replaced by the source's newer version */
   | 'updated'
@@ -41,8 +41,11 @@ export function formatReport(report: MigrationReport): string {
   const verb = report.dryRun ? ' (dry run: nothing written)' : '';
   lines.push(`mediastore ${report.command}${verb}`);
   for (const p of report.projects) {
-    const what = `${p.records} records, ${p.pages} pages, ${p.globals} globals, ${p.theme} theme`;
-    lines.push(`  ${p.outcome.padEnd(9)} ${p.id} (${p.folder}): ${what}${p.reason ? ` — ${p.reason}` : ''}`);
+    // A project skipped before it could be read has nothing to count.
+    const unread = p.outcome === 'skipped' && p.records + p.pages + p.globals + p.theme === 0;
+    const what = unread ? '' : `${p.records} records, ${p.pages} pages, ${p.globals} globals, ${p.theme} theme`;
+    const label = report.command === 'export' && p.outcome === 'migrated' ? 'exported' : p.outcome;
+    lines.push(`  ${label.padEnd(9)} ${p.id} (${p.folder}): ${[what, p.reason].filter(Boolean).join(' — ')}`);
     for (const note of p.notes) lines.push(`            note: ${note}`);
   }
   const count = (o: ProjectOutcome) => report.projects.filter((p) => p.outcome === o).length;
