@@ -42,9 +42,12 @@ export async function readPostgresImage(q: Queryable, projectId: string, forUpda
   };
 }
 
-/** The project using `folder` (or an id equal to it) other than `projectId`, if any: both cannot be one project. */
+/**
+ * Another project using `folder`, or with `folder` as its id (the backend
+ * resolves an id before a folder, so the folder would open that project), if any.
+ */
 export async function folderTakenBy(q: Queryable, projectId: string, folder: string): Promise<string | null> {
-  const { rows } = await q.query<{ id: string }>('SELECT id FROM projects WHERE id <> $1 AND (folder = $2 OR id = $2 OR folder = $1) LIMIT 1', [projectId, folder]);
+  const { rows } = await q.query<{ id: string }>('SELECT id FROM projects WHERE id <> $1 AND (folder = $2 OR id = $2) LIMIT 1', [projectId, folder]);
   return rows[0]?.id ?? null;
 }
 

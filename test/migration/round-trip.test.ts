@@ -291,4 +291,27 @@ test('an editor project without uploads/ is migrated with its pages, and its fol
   assert.equal(await snapshotTree(dataDir), before, 'no uploads/ made, nothing written');
 }));
 
+test('records PostgreSQL cannot keep as they are, and a folder another project holds: skipped with why, nothing written', readable(async () => {
+  const { dataDir, editor } = await editorData();
+  const url = await server.freshDatabase('unstorable');
+  // The editor's own legacy spelling next to the usual one: one served path, two records.
+  const doc = JSON.parse(await text(editor.bakery.mediaJson)) as { files: Array<Record<string, unknown>> };
+  doc.files.push({ ...doc.files[1], id: 'second-logo', usedIn: undefined, path: 'uploads/images/logo.svg' });
+  await writeFile(editor.bakery.mediaJson, JSON.stringify(doc, null, 2));
+  const backend = await PostgresBackend.open({ databaseUrl: url });
+  try {
+    await backend.createProject({ id: 'portfolio', name: 'Made in PostgreSQL' });
+  } finally {
+    await backend.drain();
+  }
+  const report = await migrateToPostgres({ from: dataDir, databaseUrl: url, dryRun: false });
+  assert.equal(outcomes(report), { 'bakery-site': 'skipped', portfolio: 'skipped', 'legacy-site': 'migrated' });
+  const why = (folder: string) => report.projects.find((p) => p.folder === folder)?.reason ?? '';
+  assert.match(why('bakery-site'), /both serve \/uploads\/images\/logo\.svg/);
+  assert.match(why('portfolio'), /the folder portfolio belongs to project portfolio/);
+  const projects = await sqlOne<{ ids: string[] }>(url, 'SELECT array_agg(id ORDER BY id) AS ids FROM projects');
+  assert.equal(projects?.ids, ['legacy-site', 'portfolio']);
+  assert.is((await sqlOne<{ name: string }>(url, "SELECT name FROM projects WHERE id = 'portfolio'"))?.name, 'Made in PostgreSQL', 'not overwritten');
+}));
+
 test.run();
