@@ -66,7 +66,13 @@ export async function exportToFiles(options: ExportOptions): Promise<MigrationRe
         if (blocked === 'same') projects.push(report('unchanged'));
         else if (blocked !== null) projects.push(report('skipped', blocked));
         else {
-          if (!options.dryRun) await writeProject(image, projectsDir, backend, registry);
+          if (!options.dryRun) {
+            try {
+              await writeProject(image, projectsDir, backend, registry);
+            } finally {
+              await backend.drain(); // one project's library in memory at a time
+            }
+          }
           projects.push(report('migrated'));
         }
       } catch (err) {

@@ -44,7 +44,14 @@ export async function migrateToPostgres(options: MigrateOptions): Promise<Migrat
     const noSchema = options.dryRun && (await db.transaction('read', schemaState)) === 'none';
     const projects: ProjectReport[] = [];
     for (const id of await files.list()) {
-      const read = await files.readAndClose(id);
+      let read;
+      try {
+        read = await files.readAndClose(id);
+      } catch (err) {
+        // Unreadable (a lock held too long, an I/O error): this project only.
+        const error = StorageError.from(err);
+        read = { ok: false as const, id, folder: id, reason: `could not be read: ${error.code}: ${error.message}` };
+      }
       if (!read.ok) {
         projects.push({ id: read.id, folder: read.folder, outcome: 'skipped', reason: read.reason, ...emptyCounts(), notes: [] });
         continue;

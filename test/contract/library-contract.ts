@@ -110,6 +110,7 @@ export function defineLibraryContract(name: string, target: ContractTarget): voi
     const listed = await b.listProjects();
     assert.ok(listed.some((p) => p.id === first.id) && listed.some((p) => p.id === ctx.projectId));
     await b.deleteProject(first.id);
+    assert.not.ok((await b.listProjects()).some((p) => p.id === first.id), 'no longer listed');
     assert.is((await rejection(b.getProject(first.id))).code, 'PROJECT_NOT_FOUND');
     assert.is((await rejection(b.library(first.id))).code, 'PROJECT_NOT_FOUND');
     assert.is((await rejection(b.deleteProject(first.id))).code, 'PROJECT_NOT_FOUND');
@@ -215,6 +216,7 @@ export function defineLibraryContract(name: string, target: ContractTarget): voi
   test('saveContent marks by path or variant path, once per source, in first-marked order; a re-save unmarks', withProject(async (ctx) => {
     const f = await ctx.lib.addMedia(makeImageRecords(4));
     const saved = await saveContent(ctx.lib, 'home', { a: f[0]!.path, b: f[1]!.sizes.thumb!.path, c: [f[0]!.path], d: '/uploads/images/none.jpg' });
+    assert.is(saved.source, 'home');
     assert.equal(saved.fileIds, [f[0]!.id, f[1]!.id]);
     assert.equal(saved.mediaPaths, [f[0]!.path, f[1]!.sizes.thumb!.path, '/uploads/images/none.jpg']);
     await saveContent(ctx.lib, 'global:header', { logo: f[0]!.path });
