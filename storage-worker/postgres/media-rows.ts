@@ -17,10 +17,14 @@ export function servedPathsOf(record: Pick<MediaRecord, 'path' | 'sizes'>): stri
   return [...new Set([record.path, ...Object.values(record.sizes).map((s) => s.path)].map(servedPath))];
 }
 
-/** The JSON text stored for a record: everything but `usedIn`. */
+/**
+ * The JSON text stored for a record: everything but the sources in `usedIn`.
+ * A record that has the key keeps it, empty, where it stands: an answer
+ * overwrites it in place, so the editor's key order (`usedIn` before a later
+ * version's fields) survives a trip through the database.
+ */
 export function storedRecordText(record: NewMediaRecord | MediaRecord): string {
-  const { usedIn: _usage, ...rest } = record as MediaRecord;
-  return JSON.stringify(rest);
+  return JSON.stringify('usedIn' in record ? { ...record, usedIn: [] } : record);
 }
 
 export interface MediaRow {

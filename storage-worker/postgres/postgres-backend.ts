@@ -71,9 +71,12 @@ export class PostgresBackend implements LibraryBackend {
       const taken = new Set(rows.map((r) => r.v));
       for (const id of candidates) {
         if (taken.has(id)) continue;
+        // registry_entry: the projects.json entry the file backend would write for it, so an export registers it for the editor.
         const made = await q.query<ProjectRow>(
-          'INSERT INTO projects (id, folder, name, created_at) VALUES ($1, $1, $2, $3) ON CONFLICT DO NOTHING RETURNING *',
-          [id, input.name, createdAt],
+          `INSERT INTO projects (id, folder, name, created_at, registry_entry)
+           VALUES ($1, $1, $2, $3, json_build_object('id', $1::text, 'folderName', $1::text, 'name', $2::text, 'created', $4::text, 'updated', $4::text))
+           ON CONFLICT DO NOTHING RETURNING *`,
+          [id, input.name, createdAt, createdAt.toISOString()],
         );
         if (made.rows[0]) return infoOf(made.rows[0]);
       }

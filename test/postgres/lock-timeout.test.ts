@@ -10,7 +10,7 @@ import { PostgresBackend } from '../../storage-worker/postgres/postgres-backend.
 import { makeImageRecords } from '../helpers/media-records.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { readable, rejection } from '../helpers/storage-errors.js';
-import { saveContent } from './library-contract-checks.js';
+import { saveContent } from '../helpers/content-saves.js';
 
 const test = suite('project lock timeout');
 let server: TestPostgres;

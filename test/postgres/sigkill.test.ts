@@ -14,7 +14,7 @@ import { JsonLineChild } from '../fixtures/json-line-child.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
 import { readable } from '../helpers/storage-errors.js';
-import { saveContent } from './library-contract-checks.js';
+import { saveContent } from '../helpers/content-saves.js';
 
 const CHILD = '../postgres/postgres-writer-child';
 
