@@ -14,6 +14,8 @@
  *   4. rename the temp file over the target — readers see the old or the new
  *      file, never a mix;
  *   5. fsync the directory, so the rename itself survives a power cut.
+ * Steps 1, 2, 4 and 5 are the shared publish routine's (temp-file-publish.ts);
+ * what is this file's own is the mtime bump, the backup and the retries.
  * Transient errors (retry-policy.ts) redo the whole write with a fresh temp
  * name: a temp file deleted underneath us shows up as ENOENT at the rename,
  * and retrying only the rename would fail forever. Whatever fails, our own
@@ -32,6 +34,7 @@ import { fsyncDirectory } from '../shared/directory-sync.js';
 import { signatureOf, statSignature } from './file-signature.js';
 import { isTransientError, withRetry, type RetryPolicy } from './retry-policy.js';
 import { makeTempName } from './temp-file-name.js';
+import { publishFile } from './temp-file-publish.js';
 
 export { signatureOf, statSignature };
 
@@ -320,12 +323,14 @@ export class AtomicJsonFile<T> implements Adapter<T> {
       const signature = await withRetry(
         async () => {
           if (renamedSignature === undefined) {
-            const replaced = await this.replaceTarget(buf, state, options);
-            renamedSignature = replaced.signature;
-            newerMtime = replaced.newerMtime;
+            await this.replaceTarget(buf, state, options, (replaced) => {
+              renamedSignature = replaced.signature;
+              newerMtime = replaced.newerMtime;
+            });
+          } else {
+            await this.syncDirectory(state);
           }
-          await this.syncDirectory(state);
-          return renamedSignature;
+          return renamedSignature!;
         },
         {
           ...this.retry,
@@ -361,46 +366,39 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     }
   }
 
-  /** Steps 1–4 of one try, with a fresh temp name; returns the new file's signature. */
+  /**
+   * Steps 1–5 of one try, with a fresh temp name (temp-file-publish.ts);
+   * returns the new file's signature. `renamed` is called once the new
+   * content is in place, before the directory fsync.
+   */
   private async replaceTarget(
     buf: Buffer,
     state: { step: WriteStep },
     options: WriteTextOptions,
-  ): Promise<{ signature: string; newerMtime: boolean }> {
-    const temp = makeTempName(this.path);
-    let file: FsFile | undefined;
-    let created = false;
+    renamed: (replaced: { signature: string; newerMtime: boolean }) => void,
+  ): Promise<void> {
     const targetMtime = this.targetMtime();
     targetMtime.catch(() => undefined); // awaited below; a failure before then must not go unhandled
-    try {
-      state.step = 'open-temp';
-      file = await this.fs.open(temp, 'wx');
-      created = true;
-      state.step = 'write-temp';
-      await file.writeAll(buf);
+    let stamped: { signature: string; newerMtime: boolean } | undefined;
+    await publishFile(this.fs, this.path, buf, {
+      by: 'rename',
+      syncDirectory: true,
+      onStep: (step) => {
+        if (step === 'fsync-dir') renamed(stamped!);
+        state.step = step === 'publish' ? 'rename' : step;
+      },
       // fstat of the fd, not stat of a path: this is exactly the inode that the
       // rename puts in place (rename and fsync keep ino, size and mtime; only ctime moves).
-      const stamped = await this.ensureNewerMtime(file, temp, targetMtime, state);
-      const signature = signatureOf(stamped.stats);
-      state.step = 'fsync-temp';
-      await file.sync();
-      state.step = 'close-temp';
-      const closing = file;
-      file = undefined; // a failed close still releases the descriptor
-      await closing.close();
-      if (this.keepBackup) await this.refreshBackup();
-      await options.beforeRename?.();
-      state.step = 'rename';
-      await this.fs.rename(temp, this.path);
-      created = false; // the temp name is gone: it is the target now
-      return { signature, newerMtime: stamped.newer };
-    } catch (err) {
-      if (file !== undefined) await this.closeForCleanup(file, temp);
-      // Only a file we created is ours to remove: an open that failed (even
-      // with EEXIST) created nothing of ours.
-      if (created) await this.removeOwnTemp(temp);
-      throw err;
-    }
+      afterWrite: async (file, temp) => {
+        const bumped = await this.ensureNewerMtime(file, temp, targetMtime, state);
+        stamped = { signature: signatureOf(bumped.stats), newerMtime: bumped.newer };
+      },
+      beforePublish: async () => {
+        if (this.keepBackup) await this.refreshBackup();
+        await options.beforeRename?.();
+      },
+      onCleanupError: (err, temp) => this.warn('cleanup-failed', basename(temp), err),
+    });
   }
 
   /**
@@ -512,15 +510,6 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return;
       this.warn('cleanup-failed', basename(temp), err);
-    }
-  }
-
-  /** Closes a descriptor on a failure path; its error is reported, never allowed to hide the first one. */
-  private async closeForCleanup(file: FsFile, path: string): Promise<void> {
-    try {
-      await file.close();
-    } catch (err) {
-      this.warn('cleanup-failed', basename(path), err);
     }
   }
 

@@ -18,7 +18,7 @@
  *   staleMs/3, so only a skew of that size could make a live lock look old,
  *   and ProjectLock frees such locks after staleMs anyway.
  *   Removal goes through the same claim protocol as a takeover
- *   (project-lock.ts), so a sweep racing a breaker or a fresh acquirer never
+ *   (lock-claim.ts), so a sweep racing a breaker or a fresh acquirer never
  *   unlinks a fresh file.
  * - A garbled lock is left alone: ProjectLock takes it over once it is old.
  *
@@ -29,7 +29,7 @@ import { errnoCode, realFs, type FsSeam } from './fs-seam.js';
 import { systemClock, type LockClock } from './lock-clock.js';
 import { claimedLockName, observeLock, type ObservedLock } from './lock-stamp.js';
 import { currentProcess, holderState, type HolderStateOptions } from './process-identity.js';
-import { lockContext, removeStale } from './project-lock.js';
+import { lockContext, removeStale } from './lock-claim.js';
 import { parseTempName } from './temp-file-name.js';
 
 export interface SweepOptions extends HolderStateOptions {

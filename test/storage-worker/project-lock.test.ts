@@ -10,7 +10,9 @@ import { FaultyFs } from '../../storage-worker/fault-injection.js';
 import { realFs, type FsSeam } from '../../storage-worker/fs-seam.js';
 import { claimPath, makeStamp, parseStamp, serializeStamp, type LockStamp } from '../../storage-worker/lock-stamp.js';
 import { currentProcess } from '../../storage-worker/process-identity.js';
-import { CLAIM_STALE_MS, ProjectLock, takeWaiterHint, waiterHintPath } from '../../storage-worker/project-lock.js';
+import { CLAIM_STALE_MS } from '../../storage-worker/lock-claim.js';
+import { ProjectLock } from '../../storage-worker/project-lock.js';
+import { takeWaiterHint, waiterHintPath } from '../../storage-worker/waiter-hint.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { expectLockTimeout } from '../helpers/lock-expectations.js';
 import { namingFs } from '../helpers/observed-fs.js';
@@ -242,7 +244,7 @@ X('every file operation goes through the FsSeam, and a failed step leaves nothin
 
   // proper-lockfile's rule: the lock code never reaches for node:fs itself.
   const sourceDir = fileURLToPath(new URL('../../../storage-worker/', import.meta.url));
-  for (const file of ['project-lock.ts', 'leftover-sweep.ts', 'lock-stamp.ts']) {
+  for (const file of ['project-lock.ts', 'held-lock.ts', 'lock-claim.ts', 'waiter-hint.ts', 'leftover-sweep.ts', 'lock-stamp.ts', 'temp-file-publish.ts']) {
     const source = await readFile(join(sourceDir, file), 'utf8');
     assert.not.match(source, /from 'node:fs(\/promises)?'|from 'fs'/, `${file} imports node:fs`);
   }
