@@ -234,6 +234,33 @@ X('a live breaker holding the claim makes others wait; a dead claimant, or an un
   assert.equal(await readdir(dir), [], 'no claim, temp or lock left behind');
 });
 
+X('the stamp is fsynced before it is linked into place, so a lock name that survives a power cut holds its stamp', async () => {
+  const ops: string[] = [];
+  const recording: FsSeam = {
+    ...realFs,
+    async open(path, flags, mode) {
+      const file = await realFs.open(path, flags, mode);
+      return {
+        fd: file.fd,
+        writeAll: (data) => file.writeAll(data),
+        sync: async () => {
+          ops.push(`fsync ${path.includes('.tmp.') ? 'temp' : 'other'}`);
+          await file.sync();
+        },
+        stat: () => file.stat(),
+        close: () => file.close(),
+      };
+    },
+    link: async (from, to) => {
+      ops.push(`link ${to === lockPath ? 'lock' : 'other'}`);
+      await realFs.link(from, to);
+    },
+  };
+  const handle = await new ProjectLock(lockPath, { fs: recording }).acquire();
+  await handle.release();
+  assert.equal(ops, ['fsync temp', 'link lock'], 'one fsync of the stamp, then the link');
+});
+
 X('every file operation goes through the FsSeam, and a failed step leaves nothing behind', async () => {
   const ops: string[] = [];
   const recording = namingFs(ops);
