@@ -23,6 +23,7 @@
  *
  * Writes through one adapter are serialised (one in flight, the rest wait in
  * call order); cross-process exclusion is the project lock's job, not ours.
+ * Reading (a read tagged with its version, `.bak`) is json-file-reader.ts.
  */
 import type { Adapter } from 'lowdb';
 import type { BigIntStats } from 'node:fs';
@@ -31,8 +32,9 @@ import { StorageError } from '../shared/errors.js';
 import type { FsOperation } from '../shared/storage-api.js';
 import { errnoCode, realFs, type FsFile, type FsSeam } from './fs-seam.js';
 import { fsyncDirectory } from '../shared/directory-sync.js';
+import { JsonFileReader } from './json-file-reader.js';
 import { signatureOf, statSignature } from './file-signature.js';
-import { isTransientError, withRetry, type RetryPolicy } from './retry-policy.js';
+import { withRetry, type RetryPolicy } from './retry-policy.js';
 import { makeTempName } from './temp-file-name.js';
 import { publishFile } from './temp-file-publish.js';
 
@@ -132,10 +134,6 @@ const STEP_OP: Record<WriteStep, FsOperation> = {
   'fsync-dir': 'fsync',
 };
 
-
-/** Reads re-stat after reading; if the file was replaced meanwhile they try again, this many times in all. */
-const STABLE_READ_TRIES = 3;
-
 export class AtomicJsonFile<T> implements Adapter<T> {
   readonly path: string;
   readonly backupPath: string;
@@ -149,7 +147,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
   private readonly retry: Partial<RetryPolicy>;
   private readonly onRetry: ((code: string, attempt: number) => void) | undefined;
   private readonly onWarning: ((warning: AtomicFileWarning) => void) | undefined;
-  private readonly versionOf: (fs: FsSeam, path: string) => Promise<string | null>;
+  private readonly reader: JsonFileReader<T>;
   /** tail of the write chain: each write starts after the previous one settled */
   private tail: Promise<unknown> = Promise.resolve();
   /**
@@ -175,7 +173,13 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     this.retry = options.retry ?? {};
     this.onRetry = options.onRetry;
     this.onWarning = options.onWarning;
-    this.versionOf = options.versionOf ?? statSignature;
+    this.reader = new JsonFileReader(path, {
+      fs: this.fs,
+      parse: this.parse,
+      retry: this.retry,
+      onRetry: this.onRetry,
+      versionOf: options.versionOf ?? statSignature,
+    });
   }
 
   // --- reading -------------------------------------------------------------
@@ -195,89 +199,16 @@ export class AtomicJsonFile<T> implements Adapter<T> {
    * check can only reload needlessly, never keep stale data.
    */
   async readWithText(): Promise<ReadResult<T> | null> {
-    const raw = await this.readStable();
+    const raw = await this.reader.readStable();
     if (raw === null) return null;
-    const data = this.parseText(raw.text, this.file);
+    const data = this.reader.parseText(raw.text, this.file);
     this.lastGoodSignature = raw.signature;
     return { data, text: raw.text, signature: raw.signature };
   }
 
   /** The parsed `<file>.bak`, or null when there is none. Throws CORRUPT_DOCUMENT if it does not validate. */
-  async readBackup(): Promise<{ data: T; text: string } | null> {
-    const name = basename(this.backupPath);
-    const text = await this.readRetrying('readFile', name, async () => {
-      try {
-        return (await this.fs.readFile(this.backupPath)).toString('utf8');
-      } catch (err) {
-        if (errnoCode(err) === 'ENOENT') return null; // no backup yet
-        throw err;
-      }
-    });
-    if (text === null) return null;
-    return { data: this.parseText(text, name), text };
-  }
-
-  private async readStable(): Promise<{ text: string; signature: string } | null> {
-    let op: FsOperation = 'stat';
-    return this.readRetrying(() => op, this.file, async () => {
-      for (let i = 1; ; i++) {
-        op = 'stat';
-        const before = await this.versionOf(this.fs, this.path);
-        if (before === null) return null;
-        op = 'readFile';
-        let buf: Buffer;
-        try {
-          buf = await this.fs.readFile(this.path);
-        } catch (err) {
-          // Removed between stat and read: look again (the next stat says null).
-          if (errnoCode(err) === 'ENOENT' && i < STABLE_READ_TRIES) continue;
-          if (errnoCode(err) === 'ENOENT') return null;
-          throw err;
-        }
-        op = 'stat';
-        const after = await this.versionOf(this.fs, this.path);
-        if (after === before || i >= STABLE_READ_TRIES) return { text: buf.toString('utf8'), signature: before };
-      }
-    });
-  }
-
-  /**
-   * Runs a read with the retry policy. ENOENT means "no file" to a reader and
-   * is answered inside `fn`, so here it is not transient.
-   */
-  private async readRetrying<R>(op: FsOperation | (() => FsOperation), file: string, fn: () => Promise<R>): Promise<R> {
-    let retries = 0;
-    try {
-      return await withRetry(fn, {
-        ...this.retry,
-        isTransient: (err) => errnoCode(err) !== 'ENOENT' && (this.retry.isTransient ?? isTransientError)(err),
-        onRetry: (code, attempt, delayMs) => {
-          retries += 1;
-          this.retry.onRetry?.(code, attempt, delayMs);
-          this.onRetry?.(code, attempt);
-        },
-      });
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      const code = errnoCode(err) ?? 'UNKNOWN';
-      const failedOp = typeof op === 'function' ? op() : op;
-      throw new StorageError(
-        'STORAGE_IO',
-        `could not read ${file}: ${code} at ${failedOp} after ${retries + 1} attempt(s)`,
-        { errno: code, op: failedOp, file, attempts: retries + 1 },
-        { cause: err },
-      );
-    }
-  }
-
-  private parseText(text: string, file: string): T {
-    try {
-      return this.parse(text);
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      throw new StorageError('CORRUPT_DOCUMENT', `${file} does not parse: ${message}`, { file }, { cause: err });
-    }
+  readBackup(): Promise<{ data: T; text: string } | null> {
+    return this.reader.readBackup();
   }
 
   // --- writing -------------------------------------------------------------
