@@ -15,7 +15,7 @@ import { StorageError } from '../shared/errors.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import { fsyncDirectory } from '../shared/directory-sync.js';
 import { withRetry, type RetryPolicy } from './retry-policy.js';
-import { publishFile } from './temp-file-publish.js';
+import { publishFile, unlinkIfPresent } from './temp-file-publish.js';
 
 export type ContentChange = { path: string; text: string } | { path: string; remove: true };
 
@@ -72,11 +72,7 @@ async function replaceFile(fs: FsSeam, path: string, text: string, beforePublish
 
 async function removeFile(fs: FsSeam, path: string, beforePublish: () => Promise<void>): Promise<void> {
   await beforePublish();
-  try {
-    await fs.unlink(path);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err; // already gone is the goal state
-  }
+  await unlinkIfPresent(fs, path); // already gone is the goal state
 }
 
 

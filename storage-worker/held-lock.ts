@@ -8,7 +8,8 @@ import { StorageError } from '../shared/errors.js';
 import { errnoCode } from './fs-seam.js';
 import { CLAIM_STALE_MS, exists, FIRST_BACKOFF_MS, MAX_BACKOFF_MS, withClaim, type LockContext } from './lock-claim.js';
 import type { LockClock } from './lock-clock.js';
-import { claimPath, observeLock, parseStamp, unlinkIfPresent, type LockStamp } from './lock-stamp.js';
+import { unlinkIfPresent } from './temp-file-publish.js';
+import { claimPath, observeLock, parseStamp, type LockStamp } from './lock-stamp.js';
 
 export interface CompromisedInfo {
   /** my stamp */

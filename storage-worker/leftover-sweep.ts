@@ -31,6 +31,7 @@ import { claimedLockName, observeLock, type ObservedLock } from './lock-stamp.js
 import { currentProcess, holderState, type HolderStateOptions } from './process-identity.js';
 import { lockContext, removeStale } from './lock-claim.js';
 import { parseTempName } from './temp-file-name.js';
+import { unlinkIfPresent } from './temp-file-publish.js';
 
 export interface SweepOptions extends HolderStateOptions {
   fs?: FsSeam;
@@ -137,17 +138,6 @@ async function ageMs(fs: FsSeam, path: string, clock: LockClock): Promise<number
     return clock.wall() - Number(st.mtimeNs / 1_000_000n);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return null;
-    throw err;
-  }
-}
-
-/** true when we removed it; false when it was already gone (someone else swept it). */
-async function unlinkIfPresent(fs: FsSeam, path: string): Promise<boolean> {
-  try {
-    await fs.unlink(path);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
     throw err;
   }
 }

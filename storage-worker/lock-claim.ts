@@ -8,7 +8,8 @@
  */
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import { InstanceAgeWatch, systemClock, type LockClock } from './lock-clock.js';
-import { claimPath, makeStamp, observeLock, publishStamp, unlinkIfPresent, type ObservedLock } from './lock-stamp.js';
+import { unlinkIfPresent } from './temp-file-publish.js';
+import { claimPath, makeStamp, observeLock, publishStamp, type ObservedLock } from './lock-stamp.js';
 import { currentProcess, holderState, type HolderStateOptions, type ProcessIdentity } from './process-identity.js';
 
 /** A claim older than this is taken over even when its creator looks alive (it should live for microseconds). */

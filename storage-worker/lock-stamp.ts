@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { FsSeam } from './fs-seam.js';
 import { errnoCode } from './fs-seam.js';
 import { currentProcess, type ProcessIdentity } from './process-identity.js';
-import { publishFile } from './temp-file-publish.js';
+import { publishFile, unlinkIfPresent } from './temp-file-publish.js';
 
 /**
  * `bootId` and `pidNs` are optional only because stamps written before they
@@ -98,15 +98,6 @@ export async function publishStamp(fs: FsSeam, path: string, stamp: LockStamp): 
     throw cleanupError.err;
   }
   return result === 'published';
-}
-
-/** Removes `path`; already gone is the state we wanted. */
-export async function unlinkIfPresent(fs: FsSeam, path: string): Promise<void> {
-  try {
-    await fs.unlink(path);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
-  }
 }
 
 /** A lock (or claim) file as seen at one moment. */

@@ -108,11 +108,24 @@ export async function publishFile(fs: FsSeam, target: string, data: string | Uin
     }
     if (tempExists) {
       try {
-        await fs.unlink(temp);
+        await unlinkIfPresent(fs, temp);
       } catch (err) {
-        // ENOENT: already gone (removed underneath us), which is the goal.
-        if (errnoCode(err) !== 'ENOENT') onCleanupError(err, temp);
+        onCleanupError(err, temp);
       }
     }
+  }
+}
+
+/**
+ * Removes `path`: true when this call removed it, false when it was already
+ * gone (removed underneath us, or by another party) — the goal either way.
+ */
+export async function unlinkIfPresent(fs: FsSeam, path: string): Promise<boolean> {
+  try {
+    await fs.unlink(path);
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw err;
   }
 }
