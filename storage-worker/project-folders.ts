@@ -10,7 +10,7 @@ import { StorageError } from '../shared/errors.js';
 import type { ProjectInfo } from '../shared/media-types.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import { isUsableEntry, type ProjectRegistry, type ResolvedProject } from './project-registry.js';
-import { makeTempName } from './temp-file-name.js';
+import { publishFile } from './temp-file-publish.js';
 
 const PROJECT_FILE = 'project.json';
 
@@ -64,23 +64,14 @@ export class ProjectFolders {
     const info: ProjectInfo = { id, folder: id, name, createdAt: new Date().toISOString() };
     if (await this.exists(dir)) return null;
     await this.fs.mkdir(dir);
-    const target = join(dir, PROJECT_FILE);
-    const temp = makeTempName(target);
-    const file = await this.fs.open(temp, 'wx');
+    const text = JSON.stringify({ id, name, createdAt: info.createdAt }, null, 2);
+    let claimed;
     try {
-      await file.writeAll(JSON.stringify({ id, name, createdAt: info.createdAt }, null, 2));
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    try {
-      await this.fs.link(temp, target);
+      claimed = await publishFile(this.fs, join(dir, PROJECT_FILE), text, { by: 'link' });
     } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw StorageError.from(err, 'STORAGE_IO');
-      return null;
-    } finally {
-      await this.fs.unlink(temp).catch(() => undefined); // the link holds the content now
+      throw StorageError.from(err, 'STORAGE_IO');
     }
+    if (claimed === 'taken') return null;
     for (const sub of ['uploads/images', 'uploads/videos', 'uploads/audios', 'uploads/files', 'pages/global']) {
       await this.fs.mkdir(join(dir, sub));
     }
