@@ -9,6 +9,8 @@ export type VariantName =
   | 'mediastore-client'
   | 'mediastore-client-save'
   | 'mediastore-http'
+  | 'mediastore-postgres'
+  | 'two-servers-postgres'
   | 'seed-approach'
   | 'sqlite-full'
   | 'sqlite-normal';
