@@ -7,6 +7,8 @@
  * database's rows is exactly what the stored content names.
  */
 import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MediaRecord } from '../../shared/media-types.js';
@@ -120,6 +122,18 @@ test('autosave rounds, disjoint and overlapping pages on both servers: nothing l
     }
     assert.equal([...usage.keys()].filter((s) => !stored.has(s)), [], 'no usage for a source without content');
   }
+});
+
+test('a name whose file is still in the blob dir (a deleted record being removed) is not claimed', async () => {
+  const [a] = servers as [ServerProcess];
+  // What a delete on another server leaves for a moment: the record is gone, its bytes not yet.
+  const lingering = join(blobDir, 'projects', 'site', 'uploads', 'images', 'lingering.png');
+  const old = Buffer.from('bytes of a deleted record, removal still pending');
+  await writeFile(lingering, old);
+  const res = await upload(a, 'site', [{ filename: 'lingering.png', data: await raster('png', 40, 20, 7) }]);
+  assert.is(res.status, 201, res.text);
+  assert.is((res.json.processedFiles as MediaRecord[])[0]!.filename, 'lingering-1.png');
+  assert.equal(await readFile(lingering), old, 'the lingering file was not replaced');
 });
 
 test.run();
