@@ -9,6 +9,7 @@ export const ALL_VARIANTS: readonly VariantName[] = [
   'mediastore-client',
   'mediastore-client-save',
   'mediastore-http',
+  'mediastore-http-postgres',
   'mediastore-postgres',
   'two-servers-postgres',
   'seed-approach',

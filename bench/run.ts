@@ -54,10 +54,12 @@ async function makeVariant(name: VariantName, scratch: string, opts: BenchOption
       const { MediastorePostgresVariant } = await import('./variants/mediastore-postgres.js');
       return new MediastorePostgresVariant(join(scratch, `${name}-blobs`), name === 'mediastore-postgres' ? 1 : 2);
     }
-    case 'mediastore-http': {
+    case 'mediastore-http':
+    case 'mediastore-http-postgres': {
       const { MediastoreHttpVariant } = await import('./variants/mediastore-http.js');
       const maxC = Math.max(...opts.cells.map((c) => c.concurrency));
-      return new MediastoreHttpVariant(join(scratch, 'http-data'), join(repoRoot, 'dist', 'bin', 'mediastore.js'), maxC);
+      const backend = name === 'mediastore-http' ? 'files' : 'postgres';
+      return new MediastoreHttpVariant(join(scratch, `${name}-data`), join(repoRoot, 'dist', 'bin', 'mediastore.js'), maxC, backend);
     }
   }
 }

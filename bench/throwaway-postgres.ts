@@ -1,8 +1,14 @@
 /**
  * The bench's PostgreSQL: the tests' throwaway server (its own data dir on a
- * free port of 127.0.0.1, removed at the end; or a fresh database on
- * `MEDIASTORE_TEST_DATABASE_URL`). One helper for both, so the bench measures
- * the server the tests run against: `fsync=off`, `synchronous_commit` on
- * (see test/helpers/postgres-server.ts), which the bench table says.
+ * free port of 127.0.0.1, removed at the end), one helper for both. Unlike
+ * the tests' server it runs with `fsync=on` (and `synchronous_commit` on):
+ * the file backend's rows are fsynced commits, so PostgreSQL's must be too
+ * or the comparison flatters it.
  */
-export { startTestPostgres as startThrowawayPostgres, type TestPostgres as ThrowawayPostgres } from '../test/helpers/postgres-server.js';
+import { startTestPostgres, type TestPostgres } from '../test/helpers/postgres-server.js';
+
+export type ThrowawayPostgres = TestPostgres;
+
+export function startThrowawayPostgres(label: string): Promise<ThrowawayPostgres> {
+  return startTestPostgres(label, { ownServer: true, durable: true });
+}

@@ -9,6 +9,7 @@ export type VariantName =
   | 'mediastore-client'
   | 'mediastore-client-save'
   | 'mediastore-http'
+  | 'mediastore-http-postgres'
   | 'mediastore-postgres'
   | 'two-servers-postgres'
   | 'seed-approach'

@@ -43,6 +43,13 @@ export interface BlobStore {
   /** Creates a blob under a fresh staging name in `dir` (never served: the name starts with a dot). */
   createStaged(dir: string, ext: string): Promise<BlobWriter & { stem: string }>;
   /**
+   * Writes a whole blob whose name is already the caller's (a size variant,
+   * named after its claimed original), replacing what is there, and syncs it
+   * through `sync` before closing (UploadFs in the server, so tests record
+   * and fail it).
+   */
+  put(location: string, data: Buffer, sync: (handle: FileHandle) => Promise<void>): Promise<void>;
+  /**
    * Moves a finished staged blob to its final name (replacing an orphan of
    * that name). Durable once its folder is fsynced (UploadFs, which tests record).
    */

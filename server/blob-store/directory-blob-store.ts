@@ -45,6 +45,16 @@ export class DirectoryBlobStore implements BlobStore {
     }
   }
 
+  async put(location: string, data: Buffer, sync: (handle: FileHandle) => Promise<void>): Promise<void> {
+    const handle = await open(location, 'w', 0o644);
+    try {
+      await handle.writeFile(data);
+      await sync(handle);
+    } finally {
+      await handle.close();
+    }
+  }
+
   async publish(staged: string, location: string): Promise<void> {
     await rename(staged, location);
   }

@@ -195,7 +195,7 @@ export class FileReceiver {
         // an orphaned variant must never outlive its original.
         const variantPaths: string[] = [];
         try {
-          sizes = await writeVariants(claimed.path, folderDir, urlDir, stem, type.ext, info, this.target.maxImagePixels, this.target.fs, variantPaths);
+          sizes = await writeVariants(claimed.path, folderDir, urlDir, stem, type.ext, info, this.target.maxImagePixels, this.target.fs, this.target.blobs, variantPaths);
         } finally {
           this.written.unshift(...variantPaths);
         }
