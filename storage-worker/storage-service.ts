@@ -191,6 +191,8 @@ export class StorageService implements StorageApi, FaultControl {
   }
 
   async ping(): Promise<WorkerPing> {
+    // A database backend is asked too: a worker that answers over a dead database is not healthy.
+    await this.backend.probe?.();
     return { pid: process.pid, threadId, openProjects: this.chosen.openProjects(), queueDepth: this.chosen.counters.queueDepth };
   }
 

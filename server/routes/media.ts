@@ -18,6 +18,7 @@ import { commitUploads } from '../upload/commit-uploads.js';
 import { receiveUploads } from '../upload/receive-uploads.js';
 import { binaryPathsOf, removeFiles, reportRemoval } from '../upload/remove-binaries.js';
 import { ensureUploadFolders } from '../upload/upload-folders.js';
+import { directoryBlobStore } from '../blob-store/directory-blob-store.js';
 import { realUploadFs } from '../upload/upload-fs.js';
 import { uploadsDirOf } from '../upload/upload-paths.js';
 
@@ -32,6 +33,8 @@ const BulkDeleteBody = z.object({
 export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
   const { storage, config, dataDir, logger } = deps;
   const uploadFs = deps.uploadFs ?? realUploadFs;
+  const blobs = deps.blobs ?? directoryBlobStore;
+  const nameClaim = deps.uploadNameClaim ?? 'exclusive-create';
   const base = '/api/media/projects/:projectId';
 
   router.get(`${base}/media`, async (ctx) => {
@@ -52,13 +55,15 @@ export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
     // An unknown project is refused before a byte of the body is stored.
     const project = await storage.getProject(projectId);
     const uploadsDir = uploadsDirOf(dataDir, project.folder);
-    const changedDirs = await ensureUploadFolders(uploadsDir, projectId);
+    const changedDirs = await ensureUploadFolders(uploadsDir, projectId, nameClaim);
 
     const { prepared, rejected } = await receiveUploads(ctx.req, {
       uploadsDir,
       limits: config.uploadLimits,
       maxImagePixels: config.maxImagePixels,
       fs: uploadFs,
+      blobs,
+      nameClaim,
       maxFiles: config.maxFilesPerRequest,
       maxRequestBytes: config.maxRequestBytes,
       field: 'files',
@@ -73,7 +78,7 @@ export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
     }
 
     // Durable before acknowledged; binaries removed only when their records are certainly not stored.
-    const records = await commitUploads({ storage, fs: uploadFs, logger, requestId: ctx.state.requestId, projectId }, prepared, changedDirs);
+    const records = await commitUploads({ storage, fs: uploadFs, blobs, logger, requestId: ctx.state.requestId, projectId }, prepared, changedDirs);
     ctx.status = 201;
     ctx.body = {
       message: `${records.length} file${records.length === 1 ? '' : 's'} uploaded${rejected.length > 0 ? `, ${rejected.length} rejected` : ''}`,
@@ -158,6 +163,6 @@ export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
 /** After the records are gone: remove their variants and originals; failures are logged, not fatal. */
 async function removeBinaries(deps: RouteDeps, projectId: string, records: readonly MediaRecord[], requestId: string): Promise<void> {
   const uploadsDir = uploadsDirOf(deps.dataDir, (await deps.storage.getProject(projectId)).folder);
-  const failures = await removeFiles(records.flatMap((r) => binaryPathsOf(uploadsDir, r)));
+  const failures = await removeFiles(deps.blobs ?? directoryBlobStore, records.flatMap((r) => binaryPathsOf(uploadsDir, r)));
   reportRemoval(deps.logger, requestId, failures);
 }

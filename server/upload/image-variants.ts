@@ -18,10 +18,10 @@
  * and an image too small for any variant goes through `verifyDecodes`.
  * Decoding twice would cost ~60 ms on a 1600×1200 JPEG here.
  */
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import type { MediaSizeVariant } from '../../shared/media-types.js';
+import type { BlobStore } from '../blob-store/blob-store.js';
 import { ioError } from '../io-error.js';
 import type { UploadFs } from './upload-fs.js';
 
@@ -118,6 +118,7 @@ export async function writeVariants(
   info: RasterInfo,
   maxPixels: number,
   fs: UploadFs,
+  blobs: BlobStore,
   written: string[],
 ): Promise<Record<string, MediaSizeVariant>> {
   const sizes: Record<string, MediaSizeVariant> = {};
@@ -137,7 +138,8 @@ export async function writeVariants(
     const path = join(dir, filename);
     written.push(path);
     try {
-      await writeDurably(fs, path, out.data);
+      // Fsynced before close: a variant is acknowledged with its upload, so it must be on disk too.
+      await blobs.put(path, out.data, (handle) => fs.syncFile(handle, path));
     } catch (err) {
       throw ioError(err, `Writing the ${name} variant`);
     }
@@ -150,17 +152,6 @@ export async function writeVariants(
     };
   }
   return sizes;
-}
-
-/** Write, then fsync before close: a variant is acknowledged with its upload, so it must be on disk too. */
-async function writeDurably(fs: UploadFs, path: string, data: Buffer): Promise<void> {
-  const handle = await open(path, 'w', 0o644);
-  try {
-    await handle.writeFile(data);
-    await fs.syncFile(handle, path);
-  } finally {
-    await handle.close();
-  }
 }
 
 /** sharp's message without the server's file path. */

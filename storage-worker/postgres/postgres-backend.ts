@@ -85,6 +85,10 @@ export class PostgresBackend implements LibraryBackend {
     });
   }
 
+  async probe(): Promise<void> {
+    await this.run('read', (q) => q.query('SELECT 1'));
+  }
+
   async listProjects(): Promise<ProjectInfo[]> {
     return this.run('read', async (q) => {
       const { rows } = await q.query<ProjectRow>('SELECT * FROM projects ORDER BY created_at, id');
