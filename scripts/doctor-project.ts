@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { StorageError } from '../shared/errors.js';
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
 import type { StorageApi } from '../shared/storage-api.js';
-import { folderOfPath, MEDIA_FOLDERS, uploadsDirOf } from '../server/upload/upload-paths.js';
+import { folderOfPath, MEDIA_FOLDERS, uploadsDirOf } from '../shared/project-paths.js';
 import { exists } from './file-exists.js';
 
 export interface Orphan {

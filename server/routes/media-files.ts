@@ -11,7 +11,7 @@ import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 import { HttpError } from '../http/http-error.js';
 import { requireFilename, requireId } from '../http/id-params.js';
 import { FileMissing, sendFile } from '../serve/send-file.js';
-import { folderOfPath, isMediaFolder, uploadsDirOf } from '../upload/upload-paths.js';
+import { folderOfPath, isMediaFolder, uploadsDirOf } from '../../shared/project-paths.js';
 
 export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: RouteDeps): void {
   router.get('/api/media/projects/:projectId/media/:fileId', async (ctx) => {

@@ -10,7 +10,8 @@ import { StorageError } from '../../shared/errors.js';
 import { metadataFieldsFor, type MediaRecord, type MetadataPatch } from '../../shared/media-types.js';
 import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 import { HttpError } from '../http/http-error.js';
-import { ID_PATTERN, requireId } from '../http/id-params.js';
+import { ID_PATTERN } from '../../shared/ids.js';
+import { requireId } from '../http/id-params.js';
 import { readJsonBody } from '../http/json-body.js';
 import { stripHtml } from '../http/strip-html.js';
 import { validateBody } from '../http/validate-body.js';
@@ -19,7 +20,7 @@ import { receiveUploads } from '../upload/receive-uploads.js';
 import { binaryPathsOf, removeFiles, reportRemoval } from '../upload/remove-binaries.js';
 import { ensureUploadFolders } from '../upload/upload-folders.js';
 import { realUploadFs } from '../upload/upload-fs.js';
-import { uploadsDirOf } from '../upload/upload-paths.js';
+import { uploadsDirOf } from '../../shared/project-paths.js';
 
 const text = z.string().max(5000, 'must be at most 5000 characters').nullable().optional();
 const MetadataBody = z.object({ alt: text, title: text, caption: text, description: text });

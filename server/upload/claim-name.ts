@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { StorageError } from '../../shared/errors.js';
 import { errnoCode } from '../../shared/errno.js';
 import { ioError } from '../io-error.js';
-import { withSuffix } from './slug.js';
+import { storedNameCandidate } from './slug.js';
 
 export interface ClaimedName {
   filename: string;
@@ -24,7 +24,7 @@ const MAX_ATTEMPTS = 10_000;
 
 export async function claimName(dir: string, slug: string, ext: string): Promise<ClaimedName> {
   for (let n = 0; n < MAX_ATTEMPTS; n++) {
-    const filename = `${withSuffix(slug, n)}.${ext}`;
+    const filename = `${storedNameCandidate(slug, n)}.${ext}`;
     const path = join(dir, filename);
     try {
       const handle = await open(path, 'wx', 0o644);

@@ -26,7 +26,7 @@ import { claimName, type ClaimedName } from './claim-name.js';
 import type { FileHandle } from 'node:fs/promises';
 import { ImageRejected, readRasterInfo, verifyDecodes, writeVariants } from './image-variants.js';
 import { ACCEPTED_LABELS, SVG_TYPE, type AcceptedType } from './media-kinds.js';
-import { extensionOf, slugify } from './slug.js';
+import { extensionOf, storedNameSlug } from './slug.js';
 import { SNIFF_BYTES, sniff } from './sniff.js';
 import { inspectSvg } from './svg-inspect.js';
 import type { UploadFs } from './upload-fs.js';
@@ -135,7 +135,7 @@ export class FileReceiver {
       return;
     }
     try {
-      this.claimed = await claimName(join(this.target.uploadsDir, type.folder), slugify(this.originalName), type.ext);
+      this.claimed = await claimName(join(this.target.uploadsDir, type.folder), storedNameSlug(this.originalName), type.ext);
       this.written.push(this.claimed.path);
       await writeAll(this.claimed.handle, head);
     } catch (err) {
@@ -163,7 +163,7 @@ export class FileReceiver {
         return undefined;
       }
       try {
-        this.claimed = await claimName(folderDir, slugify(this.originalName), type.ext);
+        this.claimed = await claimName(folderDir, storedNameSlug(this.originalName), type.ext);
         this.written.push(this.claimed.path);
         await writeAll(this.claimed.handle, body);
       } catch (err) {

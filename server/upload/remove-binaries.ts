@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { HostLogger as Logger } from '../../shared/host-logger.js';
 import type { MediaRecord } from '../../shared/media-types.js';
 import { errnoCode } from '../../shared/errno.js';
-import { folderOfPath } from './upload-paths.js';
+import { folderOfPath } from '../../shared/project-paths.js';
 
 const RETRYABLE = new Set(['EPERM', 'EBUSY', 'EACCES', 'EAGAIN']);
 const ATTEMPTS = 4;
