@@ -13,10 +13,9 @@ import type {
   RefreshUsageResult,
   SaveContentResult,
 } from '../shared/media-types.js';
-import { metadataFieldsFor, usedInOf } from '../shared/media-types.js';
+import { applyMetadataPatch, usedInOf } from '../shared/media-types.js';
 import type { ContentScan, Operation } from './project-store.js';
 
-const MAX_METADATA_LENGTH = 5000;
 
 export function addMedia(records: NewMediaRecord[]): Operation<MediaRecord[]> {
   return {
@@ -50,12 +49,8 @@ export function updateMetadata(fileId: string, patch: MetadataPatch): Operation<
     apply(draft) {
       const current = draft.get(fileId);
       if (!current) throw new StorageError('MEDIA_NOT_FOUND', `no media file with id ${fileId}`, { fileId });
-      const allowed = metadataFieldsFor(current.type);
       const rec = draft.mutable(fileId) as MediaRecord;
-      for (const field of allowed) {
-        const value = patch[field];
-        if (value !== undefined) rec.metadata[field] = value.slice(0, MAX_METADATA_LENGTH);
-      }
+      applyMetadataPatch(rec.metadata, current.type, patch);
       return rec;
     },
   };

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { NewMediaRecord } from '../../shared/media-types.js';
+import { initialMetadataFor, type NewMediaRecord } from '../../shared/media-types.js';
 import { errnoCode } from '../../shared/errno.js';
 import type { UploadLimits } from '../config.js';
 import { ioError } from '../io-error.js';
@@ -276,7 +276,6 @@ function editorRecord(
   height: number | null,
   sizes: NewMediaRecord['sizes'],
 ): NewMediaRecord {
-  const timed = type.kind === 'video' || type.kind === 'audio';
   return {
     id: randomUUID(),
     filename,
@@ -285,7 +284,7 @@ function editorRecord(
     size,
     uploaded: new Date().toISOString(),
     path,
-    metadata: timed ? { title: '', description: '' } : { alt: '', title: '' },
+    metadata: initialMetadataFor(type.mime),
     ...(type.raster ? { width, height } : {}),
     sizes,
     ...(type.kind === 'video' ? { thumbnail: null } : {}),

@@ -13,7 +13,7 @@
  */
 import { StorageError } from '../../shared/errors.js';
 import {
-  metadataFieldsFor,
+  applyMetadataPatch,
   type DeleteMediaResult,
   type MediaDocument,
   type MediaRecord,
@@ -29,8 +29,6 @@ import type { Database, Queryable } from './database.js';
 import { answerOf, selectMedia, servedPath, servedPathsOf, storedRecordText } from './media-rows.js';
 import { markingSources, matchPaths, setSourceUsage } from './usage-rows.js';
 import type { ProjectWriteOrder } from './write-order.js';
-
-const MAX_METADATA_LENGTH = 5000;
 
 export class PostgresLibrary implements MediaLibrary {
   constructor(
@@ -121,11 +119,7 @@ export class PostgresLibrary implements MediaLibrary {
     return this.writing(async (q) => {
       const row = await this.oneRecord(q, fileId);
       const metadata = { ...row.record.metadata };
-      // Only the fields the file's type keeps (shared/media-types.ts), each cut to 5000.
-      for (const field of metadataFieldsFor(row.record.type)) {
-        const value = patch[field];
-        if (value !== undefined) metadata[field] = value.slice(0, MAX_METADATA_LENGTH);
-      }
+      applyMetadataPatch(metadata, row.record.type, patch);
       const record: MediaRecord = { ...row.record, metadata };
       await q.query('UPDATE media SET record = $3::json WHERE project_id = $1 AND id = $2', [this.projectId, fileId, storedRecordText(record)]);
       return answerOf({ ...row, record });
