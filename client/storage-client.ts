@@ -266,6 +266,10 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   deleteMedia(projectId: string, fileIds: string[]): Promise<DeleteMediaResult> {
     return this.call('deleteMedia', (r) => r.deleteMedia(projectId, fileIds), fileIds);
   }
+
+  deleteMediaFile(projectId: string, fileId: string): Promise<MediaRecord> {
+    return this.call('deleteMediaFile', (r) => r.deleteMediaFile(projectId, fileId));
+  }
   saveContent(projectId: string, source: UsageSource, content: unknown): Promise<SaveContentResult> {
     return this.call('saveContent', (r) => r.saveContent(projectId, source, content), content);
   }

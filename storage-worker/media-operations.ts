@@ -77,6 +77,26 @@ export function deleteMedia(fileIds: string[]): Operation<DeleteMediaResult> {
   };
 }
 
+/**
+ * A delete of one file, as every backend answered it: the removed record,
+ * or the refusal as a StorageError — MEDIA_IN_USE naming the file and its
+ * sources (its in-use check ran inside the delete's commit, and an in-use
+ * file is never removed, so nothing changed), or MEDIA_NOT_FOUND.
+ */
+export function oneDeleted(fileId: string, result: DeleteMediaResult): MediaRecord {
+  const deleted = result.deleted.find((rec) => rec.id === fileId);
+  if (deleted) return deleted;
+  const inUse = result.inUse.find((u) => u.id === fileId);
+  if (inUse) {
+    throw new StorageError('MEDIA_IN_USE', `${inUse.filename} is in use by ${inUse.usedIn.join(', ')} and was not deleted`, {
+      fileId: inUse.id,
+      filename: inUse.filename,
+      usedIn: inUse.usedIn,
+    });
+  }
+  throw new StorageError('MEDIA_NOT_FOUND', `no media file with id ${fileId}`, { fileId });
+}
+
 /** Usage only: the source marks exactly the files these paths name. */
 export function setUsage(source: string, mediaPaths: string[]): Operation<SaveContentResult> {
   return {

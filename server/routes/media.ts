@@ -105,23 +105,9 @@ export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
     const projectId = requireId(ctx.params.projectId, 'projectId');
     const fileId = requireId(ctx.params.fileId, 'fileId');
     // The in-use check happens inside the worker's commit, so a page save
-    // racing this delete either lands first (→ 409 here) or finds no file.
-    const result = await storage.deleteMedia(projectId, [fileId]);
-    const inUse = result.inUse[0];
-    if (inUse) {
-      ctx.status = 409;
-      ctx.body = {
-        error: `${inUse.filename} is in use by ${inUse.usedIn.join(', ')} and was not deleted`,
-        code: 'MEDIA_IN_USE',
-        fileId: inUse.id,
-        filename: inUse.filename,
-        usedIn: inUse.usedIn,
-      };
-      return;
-    }
-    const deleted = result.deleted[0];
-    if (!deleted) throw new StorageError('MEDIA_NOT_FOUND', `No media file ${fileId} in project ${projectId}`);
-    await removeBinaries(deps, projectId, result.deleted, ctx.state.requestId);
+    // racing this delete either lands first (→ MEDIA_IN_USE, 409) or finds no file.
+    const deleted = await storage.deleteMediaFile(projectId, fileId);
+    await removeBinaries(deps, projectId, [deleted], ctx.state.requestId);
     ctx.body = { success: true, message: `${deleted.filename} deleted`, fileId: deleted.id, filename: deleted.filename };
   });
 
