@@ -196,8 +196,7 @@ export class FileReceiver {
         if (Object.keys(sizes).length === 0) await verifyDecodes(claimed.path, info, this.target.maxImagePixels);
       } catch (err) {
         if (!(err instanceof ImageRejected)) throw err;
-        const code = err.message.includes('decompression-bomb') ? 'PAYLOAD_TOO_LARGE' : 'INVALID_IMAGE';
-        await this.reject(code, `Image refused: ${err.message}`);
+        await this.reject(err.code, `Image refused: ${err.message}`);
         return undefined;
       }
     }
