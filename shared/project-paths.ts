@@ -81,6 +81,24 @@ export function generationFileOf(file: string): string {
   return `${file}.gen`;
 }
 
+const QUARANTINE_MARK = '.corrupt-';
+
+/**
+ * `<file>.corrupt-<time>-<pid>`: where a file that failed to validate is set
+ * aside (kept for whoever repairs it). The time is a file-name-safe ISO time.
+ */
+export function quarantineFileOf(file: string, at: Date, pid: number): string {
+  return `${file}${QUARANTINE_MARK}${at.toISOString().replace(/[:.]/g, '-')}-${pid}`;
+}
+
+/** Whether a base name is a quarantined copy (of `fileName` when given). */
+export function isQuarantineName(name: string, fileName?: string): boolean {
+  return fileName === undefined ? name.includes(QUARANTINE_MARK) : name.startsWith(`${fileName}${QUARANTINE_MARK}`);
+}
+
+/** Folders of a project where content files (and so their temp files) live, relative to it: the project folder itself, pages, globals. */
+export const CONTENT_DIRS: readonly string[] = ['', PAGES_DIR, GLOBALS_DIR];
+
 /** Every folder a project holds, relative to its folder (created with the project). */
 export const PROJECT_SUBDIRS: readonly string[] = [...MEDIA_FOLDERS.map((f) => join(UPLOADS_DIR, f)), GLOBALS_DIR];
 

@@ -1,0 +1,11 @@
+/**
+ * The storage's on-disk formats, for verifiers that read the files
+ * themselves instead of asking the worker: the chaos harness checks what a
+ * killed process left behind, which no live worker may be trusted to report.
+ * The one implementation of each stays in the worker; this is the only door
+ * to it from outside (test/layout/import-rules.test.ts allows re-exports here
+ * and nothing else). Paths themselves are in shared/project-paths.ts.
+ */
+export { parseMediaDocument } from './storage-worker/media-document-schema.js';
+export { parseTempName, type TempNameParts } from './storage-worker/temp-file-name.js';
+export { claimedLockName } from './storage-worker/lock-stamp.js';
