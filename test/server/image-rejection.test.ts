@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageRejected, readRasterInfo, verifyDecodes } from '../../server/upload/image-variants.js';
 import { raster } from '../fixtures/media-samples.js';
+import { rejectionOf } from '../helpers/storage-errors.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const T = suite('image-rejection');
@@ -21,15 +22,8 @@ T.after(async () => {
   await removeTempDir(dir);
 });
 
-async function refusal(work: Promise<unknown>): Promise<ImageRejected> {
-  try {
-    await work;
-  } catch (err) {
-    assert.instance(err, ImageRejected);
-    return err as ImageRejected;
-  }
-  assert.unreachable('expected the image to be refused');
-  throw new Error('unreachable');
+function refusal(work: Promise<unknown>): Promise<ImageRejected> {
+  return rejectionOf(work, ImageRejected);
 }
 
 T('more pixels than allowed is PAYLOAD_TOO_LARGE', async () => {
