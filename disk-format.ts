@@ -1,5 +1,5 @@
 /**
- * The storage's on-disk formats, for verifiers that read the files
+ * The storage's on-disk formats (and which media paths content uses), for verifiers that read the files
  * themselves instead of asking the worker: the chaos harness checks what a
  * killed process left behind, which no live worker may be trusted to report.
  * The one implementation of each stays in the worker; this is the only door
@@ -9,3 +9,4 @@
 export { parseMediaDocument } from './storage-worker/media-document-schema.js';
 export { parseTempName, type TempNameParts } from './storage-worker/temp-file-name.js';
 export { claimedLockName } from './storage-worker/lock-stamp.js';
+export { extractMediaPaths } from './storage-worker/usage-extraction.js';

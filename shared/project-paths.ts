@@ -112,9 +112,14 @@ export function globalFileOf(type: string): string {
   return join(GLOBALS_DIR, `${type}.json`);
 }
 
+/** The served folder of a record's path: `/uploads/images`. */
+export function servedFolderOf(folder: MediaFolder): string {
+  return `/${UPLOADS_DIR}/${folder}`;
+}
+
 /** The served path a record stores: `/uploads/images/a.jpg`. */
 export function servedPathOf(folder: MediaFolder, filename: string): string {
-  return `/${UPLOADS_DIR}/${folder}/${filename}`;
+  return `${servedFolderOf(folder)}/${filename}`;
 }
 
 /** `/uploads/images/a.jpg` (or without the leading slash) → { folder, filename }; undefined for anything else. */

@@ -19,6 +19,7 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { initialMetadataFor, type NewMediaRecord } from '../../shared/media-types.js';
+import { servedFolderOf } from '../../shared/project-paths.js';
 import { errnoCode } from '../../shared/errno.js';
 import type { UploadLimits } from '../config.js';
 import { ioError } from '../io-error.js';
@@ -148,7 +149,7 @@ export class FileReceiver {
   private async finish(): Promise<PreparedFile | undefined> {
     const type = this.type!;
     const folderDir = join(this.target.uploadsDir, type.folder);
-    const urlDir = `/uploads/${type.folder}`;
+    const urlDir = servedFolderOf(type.folder);
     let width: number | null = null;
     let height: number | null = null;
     let sizes: NewMediaRecord['sizes'] = {};

@@ -4,7 +4,7 @@
  * public entries reach the worker only through the contract in `shared/` (and
  * the client starts the worker by its entry file's path, a string for piscina,
  * not an import); the worker never imports the server or the client; `shared/`
- * imports only `shared/`. A rule broken anywhere fails here with the file and
+ * imports only `shared/`; only tests import `test/`. A rule broken anywhere fails here with the file and
  * the specifier.
  *
  * One door: `disk-format.ts` re-exports the worker's parsers of its on-disk
@@ -25,27 +25,29 @@ const T = suite('import-rules');
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** The top folder (or public entry file) a repo-relative path belongs to. */
-type Area = 'server' | 'client' | 'scripts' | 'bench' | 'bin' | 'storage-worker' | 'shared' | 'entry' | 'door' | 'other';
+type Area = 'server' | 'client' | 'scripts' | 'bench' | 'bin' | 'storage-worker' | 'shared' | 'entry' | 'door' | 'test' | 'other';
 const FOLDERS = ['server', 'client', 'scripts', 'bench', 'bin', 'storage-worker', 'shared'] as const;
 const PUBLIC_ENTRIES = ['mediastore.ts', 'express.ts'];
 const DOORS = ['disk-format.ts'];
 
-/** Which areas each area may not import. */
+/** Which areas each area may not import. Nothing but the tests imports the tests (a test helper may import anything, so it would be a way around every rule). */
 const FORBIDDEN: Partial<Record<Area, readonly Area[]>> = {
-  server: ['storage-worker'],
-  client: ['storage-worker'],
-  scripts: ['storage-worker'],
-  bench: ['storage-worker'],
-  bin: ['storage-worker'],
-  entry: ['storage-worker'],
-  'storage-worker': ['server', 'client'],
-  shared: ['server', 'client', 'scripts', 'bench', 'bin', 'storage-worker', 'entry', 'door', 'other'],
+  server: ['storage-worker', 'test'],
+  client: ['storage-worker', 'test'],
+  scripts: ['storage-worker', 'test'],
+  bench: ['storage-worker', 'test'],
+  bin: ['storage-worker', 'test'],
+  entry: ['storage-worker', 'test'],
+  door: ['test'],
+  'storage-worker': ['server', 'client', 'test'],
+  shared: ['server', 'client', 'scripts', 'bench', 'bin', 'storage-worker', 'entry', 'door', 'test', 'other'],
 };
 
 function areaOf(repoPath: string): Area {
   const [top] = repoPath.split('/');
   if (PUBLIC_ENTRIES.includes(repoPath)) return 'entry';
   if (DOORS.includes(repoPath)) return 'door';
+  if (top === 'test') return 'test';
   return FOLDERS.find((f) => f === top) ?? 'other';
 }
 
@@ -96,6 +98,9 @@ T('a rule broken is reported with its file and specifier', () => {
     'storage-worker/a.ts → ../server/http/app-deps.js (server)',
   ]);
   assert.equal(violationsOf('mediastore.ts', "export { Z } from './storage-worker/z.js';"), ['mediastore.ts → ./storage-worker/z.js (storage-worker)']);
+  assert.equal(violationsOf('scripts/chaos-verify.ts', "import { r } from '../test/helpers/disk-usage.js';"), [
+    'scripts/chaos-verify.ts → ../test/helpers/disk-usage.js (test)',
+  ]);
   assert.equal(violationsOf('shared/a.ts', "import { q } from '../client/q.js';"), ['shared/a.ts → ../client/q.js (client)']);
   assert.equal(violationsOf('server/a.ts', "import { q } from '../shared/q.js';\nimport { r } from '../client/r.js';"), []);
   assert.equal(violationsOf('storage-worker/postgres/a.ts', "import { q } from '../file-backend.js';"), []);
