@@ -5,6 +5,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errnoCode } from '../shared/errno.js';
 import { claimedLockName, parseMediaDocument, parseTempName } from '../disk-format.js';
 import type { MediaDocument } from '../shared/media-types.js';
 import { isQuarantineName, LOCK_SUFFIX, mediaFileOf, MEDIA_FILE, projectDirOf } from '../shared/project-paths.js';
@@ -69,7 +70,7 @@ async function stampPid(path: string): Promise<number | null> {
     return typeof stamp.pid === 'number' ? stamp.pid : null;
   } catch (err) {
     // Released (unlinked) between the listing and the read, or not a stamp.
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCode(err);
     if (code === 'ENOENT' || err instanceof SyntaxError) return null;
     throw err;
   }

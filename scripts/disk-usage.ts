@@ -19,6 +19,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errnoCode } from '../shared/errno.js';
 import { extractMediaPaths } from '../disk-format.js';
 import { GLOBALS_DIR, globalFileOf, mediaFileOf, PAGES_DIR, pageFileOf, THEME_FILE } from '../shared/project-paths.js';
 
@@ -59,7 +60,7 @@ async function contentFiles(projectDir: string): Promise<Map<string, string>> {
     try {
       return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => e.name);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if (errnoCode(err) === 'ENOENT') return [];
       throw err;
     }
   };
