@@ -120,4 +120,14 @@ test(
   ),
 );
 
+test(
+  'a project created by name gets the shared slug as its id: "Résumé" is resume, the next one resume-2',
+  readable(() =>
+    withService(async (service) => {
+      assert.is((await service.createProject({ name: 'Résumé' })).id, 'resume');
+      assert.is((await service.createProject({ name: 'Resume' })).id, 'resume-2');
+    }),
+  ),
+);
+
 test.run();
