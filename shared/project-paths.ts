@@ -17,7 +17,7 @@
  */
 import { join } from 'node:path';
 import { FILENAME_PATTERN } from './ids.js';
-import type { MediaFolder } from './media-types.js';
+import type { MediaFolder, MediaRecord } from './media-types.js';
 
 export const PROJECTS_DIR = 'projects';
 export const REGISTRY_FILE = 'projects.json';
@@ -120,6 +120,20 @@ export function servedFolderOf(folder: MediaFolder): string {
 /** The served path a record stores: `/uploads/images/a.jpg`. */
 export function servedPathOf(folder: MediaFolder, filename: string): string {
   return `${servedFolderOf(folder)}/${filename}`;
+}
+
+/**
+ * A record's path in the form it is served and matched in: records are
+ * stored with `/uploads/…`, and a legacy record without the slash names the
+ * same file.
+ */
+export function servedFormOf(path: string): string {
+  return path.startsWith('/') ? path : `/${path}`;
+}
+
+/** The paths a record serves, its own then each variant's, in served form, each once. */
+export function servedPathsOf(record: Pick<MediaRecord, 'path' | 'sizes'>): string[] {
+  return [...new Set([record.path, ...Object.values(record.sizes).map((s) => s.path)].map(servedFormOf))];
 }
 
 /** `/uploads/images/a.jpg` (or without the leading slash) → { folder, filename }; undefined for anything else. */

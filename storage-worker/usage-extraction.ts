@@ -20,7 +20,7 @@
  * and an explicit stack instead of recursion.
  */
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
-import { isMediaFolder, servedPathOf } from '../shared/project-paths.js';
+import { isMediaFolder, servedPathOf, servedPathsOf } from '../shared/project-paths.js';
 import { mayHoldEscapes, unescapeMarkup } from './markup-unescape.js';
 
 /** The fields of a record the index reads. */
@@ -282,9 +282,7 @@ export class MediaPathIndex {
   /** Index a record's paths; a record already indexed under the same id is replaced. */
   add(record: IndexedRecord): void {
     if (this.pathsById.has(record.id)) this.removeId(record.id);
-    const paths = new Set<string>([withLeadingSlash(record.path)]);
-    for (const variant of Object.values(record.sizes)) paths.add(withLeadingSlash(variant.path));
-    const list = [...paths];
+    const list = servedPathsOf(record);
     this.pathsById.set(record.id, list);
     for (const path of list) {
       const ids = this.idsByPath.get(path);
@@ -322,7 +320,3 @@ export class MediaPathIndex {
   }
 }
 
-/** Records are stored with `/uploads/…`; a legacy record without the slash must still match. */
-function withLeadingSlash(path: string): string {
-  return path.startsWith('/') ? path : `/${path}`;
-}

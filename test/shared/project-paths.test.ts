@@ -21,7 +21,9 @@ import {
   projectDirOf,
   quarantineFileOf,
   registryFileOf,
+  servedFormOf,
   servedPathOf,
+  servedPathsOf,
   THEME_FILE,
   uploadsDirOf,
 } from '../../shared/project-paths.js';
@@ -54,6 +56,13 @@ T('a record path is served under /uploads/<folder>/ and parses back; nothing els
   for (const bad of ['/uploads/secret/a.jpg', '/uploads/images/../a.jpg', '/uploads/images/.hidden', '/uploads/images/a/b.jpg', '/other/images/a.jpg']) {
     assert.is(folderOfPath(bad), undefined, bad);
   }
+});
+
+T('a record serves its own and its variants\' paths, each once, with the leading slash a legacy record lacks', () => {
+  assert.is(servedFormOf('uploads/images/a.jpg'), '/uploads/images/a.jpg');
+  assert.is(servedFormOf('/uploads/images/a.jpg'), '/uploads/images/a.jpg');
+  const record = { path: 'uploads/images/a.jpg', sizes: { thumb: { path: '/uploads/images/a.thumb.jpg' }, dup: { path: '/uploads/images/a.jpg' } } };
+  assert.equal(servedPathsOf(record), ['/uploads/images/a.jpg', '/uploads/images/a.thumb.jpg']);
 });
 
 T('a quarantined copy is named by time and pid, and recognised as one', () => {
