@@ -6,8 +6,7 @@
  * are deleted.
  */
 import { z } from 'zod';
-import { StorageError } from '../../shared/errors.js';
-import { metadataFieldsFor, type MediaRecord, type MetadataPatch } from '../../shared/media-types.js';
+import { MAX_METADATA_LENGTH, metadataFieldsFor, type MediaRecord, type MetadataPatch } from '../../shared/media-types.js';
 import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 import { HttpError } from '../http/http-error.js';
 import { ID_PATTERN } from '../../shared/ids.js';
@@ -22,7 +21,7 @@ import { ensureUploadFolders } from '../upload/upload-folders.js';
 import { realUploadFs } from '../upload/upload-fs.js';
 import { uploadsDirOf } from '../../shared/project-paths.js';
 
-const text = z.string().max(5000, 'must be at most 5000 characters').nullable().optional();
+const text = z.string().max(MAX_METADATA_LENGTH, `must be at most ${MAX_METADATA_LENGTH} characters`).nullable().optional();
 const MetadataBody = z.object({ alt: text, title: text, caption: text, description: text });
 
 const BulkDeleteBody = z.object({
