@@ -9,7 +9,7 @@
  * variants are measured one at a time, and starting a server (initdb) costs
  * seconds.
  */
-import { startTestPostgres, type TestPostgres } from '../test/helpers/postgres-server.js';
+import { startTestPostgres, type TestPostgres } from '../scripts/throwaway-postgres.js';
 
 export interface ThrowawayPostgres {
   /** a database of this variant's own */

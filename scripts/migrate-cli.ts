@@ -7,9 +7,7 @@
  * used (nothing was decided).
  */
 import { StorageError } from '../shared/errors.js';
-import { exportToFiles } from '../storage-worker/migration/export-to-files.js';
-import { migrateToPostgres } from '../storage-worker/migration/migrate-to-postgres.js';
-import { formatReport, type MigrationReport } from '../storage-worker/migration/migration-report.js';
+import { exportToFiles, formatReport, migrateToPostgres, type MigrationReport } from '../disk-format.js';
 
 export const USAGE = `Usage:
   mediastore                                   start the server (configured by environment, docs/http-api.md)

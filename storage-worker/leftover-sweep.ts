@@ -25,6 +25,7 @@
  * All file I/O goes through the FsSeam.
  */
 import { join } from 'node:path';
+import { LOCK_SUFFIX } from '../shared/project-paths.js';
 import { errnoCode, realFs, type FsSeam } from './fs-seam.js';
 import { systemClock, type LockClock } from './lock-clock.js';
 import { claimedLockName, observeLock, type ObservedLock } from './lock-stamp.js';
@@ -52,8 +53,6 @@ export interface SweepResult {
   /** kept for another reason: a dead pid's temp still young, a garbled lock */
   skipped: string[];
 }
-
-const LOCK_SUFFIX = '.lock';
 
 export async function sweepLeftovers(dir: string, options: SweepOptions = {}): Promise<SweepResult> {
   const fs = options.fs ?? realFs;

@@ -32,7 +32,8 @@ import { basename, dirname, join } from 'node:path';
 import { Low } from 'lowdb';
 import type pino from 'pino';
 import { StorageError } from '../shared/errors.js';
-import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
+import { THEME_SOURCE, type MediaDocument, type MediaRecord } from '../shared/media-types.js';
+import { CONTENT_DIRS, GLOBALS_DIR, isQuarantineName, lockFileOf, mediaFileOf, PAGES_DIR, quarantineFileOf, THEME_FILE } from '../shared/project-paths.js';
 import { applyContentChanges, type ContentChange } from './content-batch.js';
 import { contentFileOf, sourceOfGlobalFile, sourceOfPageFile } from './content-files.js';
 import { DocumentDraft, usageBySourceOf, type CommittedState } from './document-draft.js';
@@ -184,8 +185,8 @@ export class ProjectStore {
     readonly dir: string,
     private readonly opts: ProjectStoreOptions,
   ) {
-    this.uploadsDir = join(dir, 'uploads');
-    this.mediaPath = join(this.uploadsDir, 'media.json');
+    this.mediaPath = mediaFileOf(dir);
+    this.uploadsDir = dirname(this.mediaPath);
     this.file = new MediaDocumentFile(this.mediaPath, opts.fs, {
       onRetry: (code) => {
         opts.counters.retry(code);
@@ -194,7 +195,7 @@ export class ProjectStore {
       onWarning: (w) => opts.logger.warn({ project: projectId, ...w }, 'media.json write warning'),
     });
     this.db = new Low<MediaDocument>(this.file, { files: [] });
-    this.lockPath = `${this.mediaPath}.lock`;
+    this.lockPath = lockFileOf(this.mediaPath);
     this.lock = new ProjectLock(this.lockPath, {
       fs: opts.fs,
       timeoutMs: opts.lockTimeoutMs,
@@ -220,7 +221,7 @@ export class ProjectStore {
     // Content files (pages, global widgets, theme, project.json) are written
     // through temp files beside them too; a process killed mid-save leaves
     // those behind in the project's own folders (found by the chaos harness).
-    for (const sub of ['', 'pages', join('pages', 'global')]) {
+    for (const sub of CONTENT_DIRS) {
       const more = await sweepLeftovers(join(this.dir, sub), { fs: this.opts.fs, isThreadAlive: this.opts.isThreadAlive });
       swept.removedTemps.push(...more.removedTemps.map((name) => join('..', sub, name)));
       swept.removedLocks.push(...more.removedLocks.map((name) => join('..', sub, name)));
@@ -758,8 +759,8 @@ export class ProjectStore {
   async contentSources(): Promise<string[]> {
     const sources: string[] = [];
     for (const [sub, toSource] of [
-      ['pages', sourceOfPageFile],
-      [join('pages', 'global'), sourceOfGlobalFile],
+      [PAGES_DIR, sourceOfPageFile],
+      [GLOBALS_DIR, sourceOfGlobalFile],
     ] as const) {
       try {
         for (const entry of await this.opts.fs.readdir(join(this.dir, sub))) {
@@ -771,8 +772,8 @@ export class ProjectStore {
       }
     }
     try {
-      await this.opts.fs.stat(join(this.dir, 'theme.json'));
-      sources.push('global:theme-settings');
+      await this.opts.fs.stat(join(this.dir, THEME_FILE));
+      sources.push(THEME_SOURCE);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err;
     }
@@ -896,8 +897,8 @@ export class ProjectStore {
         this.setState({ files: [] });
         return null;
       }
-      const quarantineName = `media.json.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
-      const quarantinePath = join(this.uploadsDir, quarantineName);
+      const quarantinePath = quarantineFileOf(this.mediaPath, new Date(), process.pid);
+      const quarantineName = basename(quarantinePath);
       const signature = await this.file.versionNow();
       if (backup) {
         // Renaming aside is safe now: the backup takes its place at once, and
@@ -966,7 +967,7 @@ export class ProjectStore {
     try {
       return (await this.opts.fs.readdir(this.uploadsDir))
         .map((e) => e.name)
-        .filter((n) => n.startsWith(`${basename(this.mediaPath)}.corrupt-`));
+        .filter((n) => isQuarantineName(n, basename(this.mediaPath)));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return [];
       throw err;

@@ -33,6 +33,7 @@ import { chooseBackend, type ChosenBackend } from './backend-choice.js';
 import { assertId, contentFileOf, isPageSource, serializeContent } from './content-files.js';
 import type { LibraryBackend, MediaLibrary } from './library-backend.js';
 import { parseNewMediaRecords } from './media-document-schema.js';
+import { oneDeleted } from './media-operations.js';
 import { extractMediaPaths } from './usage-extraction.js';
 
 /** Options as the client hands them to a worker session. */
@@ -112,6 +113,13 @@ export class StorageService implements StorageApi, FaultControl {
         throw new StorageError('INVALID_INPUT', 'Expected `fileIds` to be an array of strings');
       }
       return library.deleteMedia(fileIds);
+    });
+  }
+
+  async deleteMediaFile(projectId: string, fileId: string): Promise<MediaRecord> {
+    return this.write(projectId, async (library) => {
+      assertId('fileId', fileId);
+      return oneDeleted(fileId, await library.deleteMedia([fileId]));
     });
   }
 

@@ -5,7 +5,7 @@
  * calls node:fs for a binary's name or bytes itself.
  *
  * A blob is named by its absolute location `<dataDir>/projects/<folder>/uploads/<media folder>/<name>`
- * (upload-paths.ts builds them): a store other than a directory maps that
+ * (shared/project-paths.ts builds them): a store other than a directory maps that
  * name to its own keys.
  *
  * Two ways to create a blob, one per way of claiming its name

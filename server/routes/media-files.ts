@@ -12,7 +12,7 @@ import { HttpError } from '../http/http-error.js';
 import { requireFilename, requireId } from '../http/id-params.js';
 import { directoryBlobStore } from '../blob-store/directory-blob-store.js';
 import { FileMissing, sendFile } from '../serve/send-file.js';
-import { folderOfPath, isMediaFolder, uploadsDirOf } from '../upload/upload-paths.js';
+import { folderOfPath, isMediaFolder, uploadsDirOf } from '../../shared/project-paths.js';
 
 export function mediaFileRoutes(router: AppRouter, { storage, dataDir, blobs = directoryBlobStore }: RouteDeps): void {
   router.get('/api/media/projects/:projectId/media/:fileId', async (ctx) => {

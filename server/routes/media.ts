@@ -6,11 +6,11 @@
  * are deleted.
  */
 import { z } from 'zod';
-import { StorageError } from '../../shared/errors.js';
-import { metadataFieldsFor, type MediaRecord, type MetadataPatch } from '../../shared/media-types.js';
+import { MAX_METADATA_LENGTH, metadataFieldsFor, type MediaRecord, type MetadataPatch } from '../../shared/media-types.js';
 import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 import { HttpError } from '../http/http-error.js';
-import { ID_PATTERN, requireId } from '../http/id-params.js';
+import { ID_PATTERN } from '../../shared/ids.js';
+import { requireId } from '../http/id-params.js';
 import { readJsonBody } from '../http/json-body.js';
 import { stripHtml } from '../http/strip-html.js';
 import { validateBody } from '../http/validate-body.js';
@@ -20,9 +20,9 @@ import { binaryPathsOf, removeFiles, reportRemoval } from '../upload/remove-bina
 import { ensureUploadFolders } from '../upload/upload-folders.js';
 import { directoryBlobStore } from '../blob-store/directory-blob-store.js';
 import { realUploadFs } from '../upload/upload-fs.js';
-import { uploadsDirOf } from '../upload/upload-paths.js';
+import { uploadsDirOf } from '../../shared/project-paths.js';
 
-const text = z.string().max(5000, 'must be at most 5000 characters').nullable().optional();
+const text = z.string().max(MAX_METADATA_LENGTH, `must be at most ${MAX_METADATA_LENGTH} characters`).nullable().optional();
 const MetadataBody = z.object({ alt: text, title: text, caption: text, description: text });
 
 const BulkDeleteBody = z.object({
@@ -109,23 +109,9 @@ export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
     const projectId = requireId(ctx.params.projectId, 'projectId');
     const fileId = requireId(ctx.params.fileId, 'fileId');
     // The in-use check happens inside the worker's commit, so a page save
-    // racing this delete either lands first (→ 409 here) or finds no file.
-    const result = await storage.deleteMedia(projectId, [fileId]);
-    const inUse = result.inUse[0];
-    if (inUse) {
-      ctx.status = 409;
-      ctx.body = {
-        error: `${inUse.filename} is in use by ${inUse.usedIn.join(', ')} and was not deleted`,
-        code: 'MEDIA_IN_USE',
-        fileId: inUse.id,
-        filename: inUse.filename,
-        usedIn: inUse.usedIn,
-      };
-      return;
-    }
-    const deleted = result.deleted[0];
-    if (!deleted) throw new StorageError('MEDIA_NOT_FOUND', `No media file ${fileId} in project ${projectId}`);
-    await removeBinaries(deps, projectId, result.deleted, ctx.state.requestId);
+    // racing this delete either lands first (→ MEDIA_IN_USE, 409) or finds no file.
+    const deleted = await storage.deleteMediaFile(projectId, fileId);
+    await removeBinaries(deps, projectId, [deleted], ctx.state.requestId);
     ctx.body = { success: true, message: `${deleted.filename} deleted`, fileId: deleted.id, filename: deleted.filename };
   });
 

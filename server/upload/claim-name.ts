@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { StorageError } from '../../shared/errors.js';
 import type { BlobStore } from '../blob-store/blob-store.js';
 import { ioError } from '../io-error.js';
-import { withSuffix } from './slug.js';
+import { storedNameCandidate } from './slug.js';
 
 export interface ClaimedName {
   filename: string;
@@ -25,7 +25,7 @@ export const MAX_NAME_ATTEMPTS = 10_000;
 
 export async function claimName(blobs: BlobStore, dir: string, slug: string, ext: string): Promise<ClaimedName> {
   for (let n = 0; n < MAX_NAME_ATTEMPTS; n++) {
-    const filename = `${withSuffix(slug, n)}.${ext}`;
+    const filename = `${storedNameCandidate(slug, n)}.${ext}`;
     const path = join(dir, filename);
     try {
       const created = await blobs.createExclusive(path);

@@ -18,7 +18,9 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StorageError } from '../../shared/errors.js';
-import type { NewMediaRecord } from '../../shared/media-types.js';
+import { initialMetadataFor, type NewMediaRecord } from '../../shared/media-types.js';
+import { servedFolderOf } from '../../shared/project-paths.js';
+import { errnoCode } from '../../shared/errno.js';
 import type { BlobStore } from '../blob-store/blob-store.js';
 import type { UploadLimits } from '../config.js';
 import { ioError } from '../io-error.js';
@@ -26,7 +28,7 @@ import { claimName, type ClaimedName } from './claim-name.js';
 import type { FileHandle } from 'node:fs/promises';
 import { ImageRejected, readRasterInfo, verifyDecodes, writeVariants } from './image-variants.js';
 import { ACCEPTED_LABELS, SVG_TYPE, type AcceptedType } from './media-kinds.js';
-import { extensionOf, slugify } from './slug.js';
+import { extensionOf, storedNameSlug } from './slug.js';
 import { stageName, type NameClaim, type StagedNames } from './upload-name-claim.js';
 import { SNIFF_BYTES, sniff } from './sniff.js';
 import { inspectSvg } from './svg-inspect.js';
@@ -155,7 +157,7 @@ export class FileReceiver {
   private async finish(): Promise<PreparedFile | undefined> {
     const type = this.type!;
     const folderDir = join(this.target.uploadsDir, type.folder);
-    const urlDir = `/uploads/${type.folder}`;
+    const urlDir = servedFolderOf(type.folder);
     let width: number | null = null;
     let height: number | null = null;
     let sizes: NewMediaRecord['sizes'] = {};
@@ -203,8 +205,7 @@ export class FileReceiver {
         if (Object.keys(sizes).length === 0) await verifyDecodes(claimed.path, info, this.target.maxImagePixels);
       } catch (err) {
         if (!(err instanceof ImageRejected)) throw err;
-        const code = err.message.includes('decompression-bomb') ? 'PAYLOAD_TOO_LARGE' : 'INVALID_IMAGE';
-        await this.reject(code, `Image refused: ${err.message}`);
+        await this.reject(err.code, `Image refused: ${err.message}`);
         return undefined;
       }
     }
@@ -215,7 +216,7 @@ export class FileReceiver {
 
   /** The final name now (exclusive create), or a staging name whose final name the commit claims. */
   private async claim(dir: string, ext: string): Promise<ClaimedName> {
-    const slug = slugify(this.originalName);
+    const slug = storedNameSlug(this.originalName);
     if (this.target.nameClaim === 'exclusive-create') return claimName(this.target.blobs, dir, slug, ext);
     const { claimed, staged } = await stageName(this.target.blobs, dir, slug, ext);
     this.staged = staged;
@@ -288,7 +289,6 @@ function editorRecord(
   height: number | null,
   sizes: NewMediaRecord['sizes'],
 ): NewMediaRecord {
-  const timed = type.kind === 'video' || type.kind === 'audio';
   return {
     id: randomUUID(),
     filename,
@@ -297,7 +297,7 @@ function editorRecord(
     size,
     uploaded: new Date().toISOString(),
     path,
-    metadata: timed ? { title: '', description: '' } : { alt: '', title: '' },
+    metadata: initialMetadataFor(type.mime),
     ...(type.raster ? { width, height } : {}),
     sizes,
     ...(type.kind === 'video' ? { thumbnail: null } : {}),

@@ -40,8 +40,20 @@ export interface RasterInfo {
   pages: number;
 }
 
+/**
+ * An image refused for what it is, with the code the upload answers:
+ * PAYLOAD_TOO_LARGE for more pixels than allowed (decompression-bomb
+ * protection), INVALID_IMAGE for anything that does not decode. The caller
+ * reads the code; the message is for people.
+ */
 export class ImageRejected extends Error {
   override readonly name = 'ImageRejected';
+  constructor(
+    readonly code: 'INVALID_IMAGE' | 'PAYLOAD_TOO_LARGE',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 const RASTER_FORMATS = new Set(['jpeg', 'png', 'gif', 'webp']);
@@ -58,17 +70,18 @@ export async function readRasterInfo(path: string, maxPixels: number): Promise<R
   try {
     meta = await sharp(path, { limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new ImageRejected(`the image could not be read (${cleanMessage(err, path)})`);
+    throw new ImageRejected('INVALID_IMAGE', `the image could not be read (${cleanMessage(err, path)})`);
   }
   const pages = meta.pages ?? 1;
   const frameHeight = meta.pageHeight ?? meta.height;
   const pixels = meta.width * frameHeight * pages;
   if (pixels > maxPixels) {
     throw new ImageRejected(
+      'PAYLOAD_TOO_LARGE',
       `the image is ${meta.width}×${frameHeight} px${pages > 1 ? ` × ${pages} frames` : ''} = ${pixels} pixels, over the limit of ${maxPixels} (decompression-bomb protection)`,
     );
   }
-  if (!RASTER_FORMATS.has(meta.format)) throw new ImageRejected(`the decoder sees ${meta.format}, not the detected type`);
+  if (!RASTER_FORMATS.has(meta.format)) throw new ImageRejected('INVALID_IMAGE', `the decoder sees ${meta.format}, not the detected type`);
   const swapped = (meta.orientation ?? 1) >= 5;
   return {
     width: swapped ? frameHeight : meta.width,
@@ -100,7 +113,7 @@ export async function verifyDecodes(path: string, info: RasterInfo, maxPixels: n
 const RAW_DECODE_MAX_PIXELS = 4_000_000;
 
 function corrupt(err: unknown, path: string): ImageRejected {
-  return new ImageRejected(`the image data is corrupt or truncated (${cleanMessage(err, path)})`);
+  return new ImageRejected('INVALID_IMAGE', `the image data is corrupt or truncated (${cleanMessage(err, path)})`);
 }
 
 /**

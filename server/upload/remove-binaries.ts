@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { HostLogger as Logger } from '../../shared/host-logger.js';
 import type { MediaRecord } from '../../shared/media-types.js';
 import type { BlobRemovalFailure, BlobStore } from '../blob-store/blob-store.js';
-import { folderOfPath } from './upload-paths.js';
+import { folderOfPath } from '../../shared/project-paths.js';
 
 export type RemovalFailure = BlobRemovalFailure;
 

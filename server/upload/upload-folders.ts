@@ -12,7 +12,7 @@ import { StorageError } from '../../shared/errors.js';
 import { errnoCode } from '../../shared/errno.js';
 import { ioError } from '../io-error.js';
 import type { NameClaim } from './upload-name-claim.js';
-import { MEDIA_FOLDERS } from './upload-paths.js';
+import { MEDIA_FOLDERS } from '../../shared/project-paths.js';
 
 /** Returns the directories that gained an entry (parents of what was created): they need an fsync before the upload is acknowledged. */
 export async function ensureUploadFolders(uploadsDir: string, projectId: string, nameClaim: NameClaim = 'exclusive-create'): Promise<string[]> {

@@ -31,7 +31,7 @@ import { basename, dirname, join } from 'node:path';
 import type { NewMediaRecord } from '../../shared/media-types.js';
 import type { BlobStore } from '../blob-store/blob-store.js';
 import type { ClaimedName } from './claim-name.js';
-import { withSuffix } from './slug.js';
+import { storedNameCandidate } from './slug.js';
 
 export type NameClaim = 'exclusive-create' | 'storage-record';
 
@@ -64,7 +64,7 @@ export interface Candidate {
 
 export function candidate(file: { record: NewMediaRecord; paths: readonly string[]; staged: StagedNames }, n: number): Candidate {
   const { stem, slug, ext } = file.staged;
-  const finalStem = withSuffix(slug, n);
+  const finalStem = storedNameCandidate(slug, n);
   const rename = (name: string): string => (name.startsWith(stem) ? finalStem + name.slice(stem.length) : name);
   const renamePath = (path: string): string => join(dirname(path), rename(basename(path)));
   const urlOf = (path: string): string => `${path.slice(0, path.lastIndexOf('/') + 1)}${rename(path.slice(path.lastIndexOf('/') + 1))}`;

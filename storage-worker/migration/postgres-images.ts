@@ -12,7 +12,8 @@
  */
 import type { MediaRecord, UsageSource } from '../../shared/media-types.js';
 import type { Queryable } from '../postgres/database.js';
-import { answerOf, selectMedia, servedPathsOf, storedRecordText } from '../postgres/media-rows.js';
+import { servedPathsOf } from '../../shared/project-paths.js';
+import { answerOf, selectMedia, storedRecordText } from '../postgres/media-rows.js';
 import type { ProjectImage } from './project-image.js';
 
 interface ProjectRow {

@@ -11,7 +11,7 @@ import { Database, type DatabaseOptions, type Queryable } from './database.js';
 import { runMigrations } from './migrate.js';
 import { storageErrorFromPg } from './pg-errors.js';
 import { PostgresLibrary } from './postgres-library.js';
-import { projectIdCandidates } from './project-id-slug.js';
+import { projectIdCandidates } from '../project-id-candidates.js';
 import { ProjectWriteOrder } from './write-order.js';
 
 export type PostgresBackendOptions = DatabaseOptions;

@@ -1,6 +1,6 @@
 /** The storage contract (library-contract.ts) against the PostgreSQL backend: one throwaway server, a fresh database per test. */
 import { PostgresBackend } from '../../storage-worker/postgres/postgres-backend.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
 import { defineLibraryContract } from './library-contract.js';
 
 let server: TestPostgres | undefined;

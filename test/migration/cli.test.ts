@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MigrationReport } from '../../storage-worker/migration/migration-report.js';
 import { writeEditorDataDir } from '../fixtures/editor-data.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { snapshotTree } from './data-dir-snapshot.js';
 

@@ -16,7 +16,7 @@ import { migrateToPostgres } from '../../storage-worker/migration/migrate-to-pos
 import type { MigrationReport } from '../../storage-worker/migration/migration-report.js';
 import { PostgresBackend } from '../../storage-worker/postgres/postgres-backend.js';
 import { BAKERY_ID, PORTFOLIO_ID, writeEditorDataDir, type EditorDataDir } from '../fixtures/editor-data.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
 import { readable } from '../helpers/storage-errors.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { saveContent } from '../helpers/content-saves.js';

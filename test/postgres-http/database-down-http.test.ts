@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTestPostgres, type OwnServer, type TestPostgres } from '../helpers/postgres-server.js';
+import { startTestPostgres, type OwnServer, type TestPostgres } from '../../scripts/throwaway-postgres.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { call, contentRows, killServer, pageBody, startDatabaseServer, type ServerProcess } from './servers-on-one-database.js';
 

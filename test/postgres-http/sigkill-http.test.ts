@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MediaRecord } from '../../shared/media-types.js';
 import { raster } from '../fixtures/media-samples.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { call, contentRows, killServer, pageBody, startDatabaseServer, upload, usageRows, type ServerProcess } from './servers-on-one-database.js';
 

@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { realUploadFs, type UploadFs } from '../../server/upload/upload-fs.js';
 import { raster } from '../fixtures/media-samples.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
 import { startServer, uploadsDir, type TestServer } from '../server/harness.js';
 
 const test = suite('upload publish failure (PostgreSQL name claims)');

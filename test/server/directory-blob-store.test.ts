@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { StorageError } from '../../shared/errors.js';
 import { DirectoryBlobStore } from '../../server/blob-store/directory-blob-store.js';
-import { FILENAME_PATTERN } from '../../server/http/id-params.js';
+import { FILENAME_PATTERN } from '../../shared/ids.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const test = suite('directory blob store');

@@ -1,5 +1,5 @@
 /**
- * A throwaway PostgreSQL for one test file.
+ * A throwaway PostgreSQL for one test file, or for one bench run.
  *
  * - With `MEDIASTORE_TEST_DATABASE_URL` set: a fresh database on that server
  *   (CREATE DATABASE, dropped at the end).
@@ -15,13 +15,13 @@
  * throws with the reason: a test that needs PostgreSQL fails, never skips.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { chown, readdir, readFile } from 'node:fs/promises';
+import { chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 const run = promisify(execFile);
 
@@ -210,4 +210,12 @@ function freePort(): Promise<number> {
       probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+function makeTempDir(label: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `mediastore-${label}-`));
+}
+
+async function removeTempDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
