@@ -49,6 +49,7 @@ export function formatReport(report: MigrationReport): string {
     for (const note of p.notes) lines.push(`            note: ${note}`);
   }
   const count = (o: ProjectOutcome) => report.projects.filter((p) => p.outcome === o).length;
-  lines.push(`  ${report.projects.length} projects: ${count('migrated')} migrated, ${count('updated')} updated, ${count('unchanged')} unchanged, ${count('skipped')} skipped`);
+  const done = report.command === 'export' ? 'exported' : 'migrated';
+  lines.push(`  ${report.projects.length} project${report.projects.length === 1 ? '' : 's'}: ${count('migrated')} ${done}, ${count('updated')} updated, ${count('unchanged')} unchanged, ${count('skipped')} skipped`);
   return lines.join('\n');
 }
