@@ -278,7 +278,7 @@ export class ProjectStore {
     const content = new ContentActions();
     this.file.fence = this.lease.fence;
     try {
-      // A lease carried over from the previous commit (takeLock checked it is
+      // A lease carried over from the previous commit (lease.take reused it:
       // still ours) means the lock was held throughout: nothing can have changed.
       if (!leased) await this.document.ensureFresh(true);
       phase('fresh');

@@ -20,7 +20,6 @@ import { readable, rejection } from '../helpers/storage-errors.js';
 import { openStore, type StoreUnderTest } from '../helpers/store-harness.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
-
 const Pipeline = suite('commit pipeline');
 
 async function withStore(fn: (s: StoreUnderTest, records: MediaRecord[]) => Promise<void>): Promise<void> {
