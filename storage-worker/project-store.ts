@@ -278,8 +278,9 @@ export class ProjectStore {
     const content = new ContentActions();
     this.file.fence = this.lease.fence;
     try {
-      // A lease carried over from the previous commit (lease.take reused it:
-      // still ours) means the lock was held throughout: nothing can have changed.
+      // A lease carried over from the previous commit (lease.take reused it;
+      // the fence checks it is still ours) means the lock was held
+      // throughout: nothing can have changed.
       if (!leased) await this.document.ensureFresh(true);
       phase('fresh');
       const state = this.document.committed();
