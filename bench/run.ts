@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: mediastore side by side with the seed's hand-rolled JSON
- * approach, SQLite (FULL and NORMAL) and the physical floor, in one run.
+ * `npm run bench`: mediastore (JSON files, and PostgreSQL: one and two
+ * servers) side by side with the seed's hand-rolled JSON approach, SQLite (FULL and NORMAL) and the physical floor, in one run.
  * Every variant is loaded once per document size, then measured cell by cell,
  * repetition by repetition, in an order rotated each time so no variant
  * always runs first (cold) or right after a heavy one. Prints one table and
@@ -49,10 +49,17 @@ async function makeVariant(name: VariantName, scratch: string, opts: BenchOption
       const { MediastoreClientVariant } = await import('./variants/mediastore-client.js');
       return new MediastoreClientVariant(join(scratch, 'client-save-data'), 'saveContent');
     }
-    case 'mediastore-http': {
+    case 'mediastore-postgres':
+    case 'two-servers-postgres': {
+      const { MediastorePostgresVariant } = await import('./variants/mediastore-postgres.js');
+      return new MediastorePostgresVariant(join(scratch, `${name}-blobs`), name === 'mediastore-postgres' ? 1 : 2);
+    }
+    case 'mediastore-http':
+    case 'mediastore-http-postgres': {
       const { MediastoreHttpVariant } = await import('./variants/mediastore-http.js');
       const maxC = Math.max(...opts.cells.map((c) => c.concurrency));
-      return new MediastoreHttpVariant(join(scratch, 'http-data'), join(repoRoot, 'dist', 'bin', 'mediastore.js'), maxC);
+      const backend = name === 'mediastore-http' ? 'files' : 'postgres';
+      return new MediastoreHttpVariant(join(scratch, `${name}-data`), join(repoRoot, 'dist', 'bin', 'mediastore.js'), maxC, backend);
     }
   }
 }

@@ -1,9 +1,17 @@
 #!/usr/bin/env node
 /**
- * The standalone server (`npm start`, or `mediastore` from the package's
- * bin): serves the HTTP API on HOST:PORT and drains on SIGTERM, SIGINT,
- * SIGHUP and SIGUSR2. Configuration is by environment (docs/http-api.md).
+ * The `mediastore` bin. Without a subcommand: the standalone server
+ * (`npm start`): serves the HTTP API on HOST:PORT and drains on SIGTERM,
+ * SIGINT, SIGHUP and SIGUSR2, configured by environment (docs/http-api.md).
+ * `migrate`, `export` and `--help`: scripts/migrate-cli.ts (docs/postgres.md).
  */
-import { main } from '../server/main.js';
+const SUBCOMMANDS = new Set(['migrate', 'export', 'help', '--help', '-h']);
+const args = process.argv.slice(2);
 
-await main();
+if (args[0] !== undefined && SUBCOMMANDS.has(args[0])) {
+  const { runMigrationCommand } = await import('../scripts/migrate-cli.js');
+  process.exitCode = await runMigrationCommand(args);
+} else {
+  const { main } = await import('../server/main.js');
+  await main();
+}

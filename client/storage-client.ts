@@ -18,6 +18,7 @@
 import { EventEmitter } from 'node:events';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { withDeadline } from '../shared/deadline.js';
 import { StorageError } from '../shared/errors.js';
 import { exceedsJsonDepth, MAX_JSON_DEPTH, tooDeepError } from '../shared/json-depth.js';
 import type {
@@ -187,14 +188,9 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   }
 
   private withDeadline<T>(session: Session, fn: () => Promise<T>, method: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StorageError('STORAGE_UNAVAILABLE', `the storage worker did not answer ${method} within ${this.callTimeoutMs} ms`, { method })),
-        this.callTimeoutMs,
-      );
+    return withDeadline(Promise.race([fn(), session.dead]), this.callTimeoutMs, () => {
+      throw new StorageError('STORAGE_UNAVAILABLE', `the storage worker did not answer ${method} within ${this.callTimeoutMs} ms`, { method });
     });
-    return Promise.race([fn(), session.dead, deadline]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -269,6 +265,10 @@ export class StorageClient extends EventEmitter<StorageClientEvents> implements 
   }
   deleteMedia(projectId: string, fileIds: string[]): Promise<DeleteMediaResult> {
     return this.call('deleteMedia', (r) => r.deleteMedia(projectId, fileIds), fileIds);
+  }
+
+  deleteMediaFile(projectId: string, fileId: string): Promise<MediaRecord> {
+    return this.call('deleteMediaFile', (r) => r.deleteMediaFile(projectId, fileId));
   }
   saveContent(projectId: string, source: UsageSource, content: unknown): Promise<SaveContentResult> {
     return this.call('saveContent', (r) => r.saveContent(projectId, source, content), content);

@@ -5,14 +5,14 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { claimedLockName } from '../storage-worker/lock-stamp.js';
-import { parseMediaDocument } from '../storage-worker/media-document-schema.js';
-import { parseTempName } from '../storage-worker/temp-file-name.js';
+import { errnoCode } from '../shared/errno.js';
+import { claimedLockName, parseMediaDocument, parseTempName } from '../disk-format.js';
 import type { MediaDocument } from '../shared/media-types.js';
+import { isQuarantineName, LOCK_SUFFIX, mediaFileOf, MEDIA_FILE, projectDirOf } from '../shared/project-paths.js';
 import type { ChaosReport } from './chaos-report.js';
 
 export function mediaJsonPath(dataDir: string, project: string): string {
-  return join(dataDir, 'projects', project, 'uploads', 'media.json');
+  return mediaFileOf(projectDirOf(dataDir, project));
 }
 
 /** Reads and validates one project's media.json; a violation (and null) when it does not. */
@@ -25,7 +25,7 @@ export async function readMediaJson(dataDir: string, project: string, report: Ch
     return null;
   }
   try {
-    const doc = parseMediaDocument(text, `${project}/media.json`);
+    const doc = parseMediaDocument(text, `${project}/${MEDIA_FILE}`);
     report.check(true, () => '');
     return doc;
   } catch (err) {
@@ -53,11 +53,11 @@ export async function findLeftovers(dataDir: string): Promise<Leftover[]> {
     const temp = parseTempName(e.name);
     if (temp) {
       out.push({ path: rel, kind: 'temp', pid: temp.pid });
-    } else if (e.name.endsWith('.lock')) {
+    } else if (e.name.endsWith(LOCK_SUFFIX)) {
       out.push({ path: rel, kind: 'lock', pid: await stampPid(full) });
     } else if (claimedLockName(e.name) !== null) {
       out.push({ path: rel, kind: 'claim', pid: await stampPid(full) });
-    } else if (e.name.includes('.corrupt-')) {
+    } else if (isQuarantineName(e.name)) {
       out.push({ path: rel, kind: 'quarantine', pid: null });
     }
   }
@@ -70,7 +70,7 @@ async function stampPid(path: string): Promise<number | null> {
     return typeof stamp.pid === 'number' ? stamp.pid : null;
   } catch (err) {
     // Released (unlinked) between the listing and the read, or not a stamp.
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoCode(err);
     if (code === 'ENOENT' || err instanceof SyntaxError) return null;
     throw err;
   }

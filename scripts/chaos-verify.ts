@@ -19,13 +19,14 @@ import { isDeepStrictEqual } from 'node:util';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { usedInOf, type MediaDocument, type MediaRecord } from '../shared/media-types.js';
+import { projectDirOf, uploadsDirOf } from '../shared/project-paths.js';
 import { readMediaJson } from './chaos-disk.js';
 import { REV_KEY, sameMetadata, sha256 } from './chaos-editor.js';
 import type { ChaosHttp, HttpAnswer, NoAnswer } from './chaos-http.js';
 import type { ChaosLedger, ContentSave, KnownFile } from './chaos-ledger.js';
 import type { ChaosReport } from './chaos-report.js';
 import { exists } from './file-exists.js';
-import { readDiskUsage } from '../test/helpers/disk-usage.js';
+import { readDiskUsage } from './disk-usage.js';
 
 export async function verifyFinalState(
   http: ChaosHttp,
@@ -65,7 +66,7 @@ export async function verifyDiskUsage(ledger: ChaosLedger, report: ChaosReport, 
   for (const project of projects) {
     let disk;
     try {
-      disk = await readDiskUsage(join(dataDir, 'projects', project));
+      disk = await readDiskUsage(projectDirOf(dataDir, project));
     } catch (err) {
       report.check(false, () => `${when}: usage of ${project} unreadable on disk: ${(err as Error).message}`);
       continue;
@@ -108,7 +109,7 @@ async function verifyFiles(
       report.check(rec === undefined, () => `acknowledged delete of ${file.filename} (${file.id}) but its record is still there`);
       if (!file.binariesGone) continue;
       for (const name of [file.filename, ...Object.values(file.sizes).map((v) => v.filename)]) {
-        const present = await exists(join(dataDir, 'projects', project, 'uploads', 'images', name));
+        const present = await exists(join(uploadsDirOf(dataDir, project), 'images', name));
         report.check(!present, () => `acknowledged delete of ${file.filename}: ${name} still on disk`);
       }
       continue;

@@ -17,10 +17,11 @@
  */
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errnoCode } from '../shared/errno.js';
 import { StorageError } from '../shared/errors.js';
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
 import type { StorageApi } from '../shared/storage-api.js';
-import { folderOfPath, MEDIA_FOLDERS, uploadsDirOf } from '../server/upload/upload-paths.js';
+import { folderOfPath, MEDIA_FOLDERS, uploadsDirOf } from '../shared/project-paths.js';
 import { exists } from './file-exists.js';
 
 export interface Orphan {
@@ -86,7 +87,7 @@ export async function examineProject(
     try {
       names = await readdir(join(uploads, folder));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // a folder never created
+      if (errnoCode(err) === 'ENOENT') continue; // a folder never created
       throw err;
     }
     for (const name of names) {
@@ -108,7 +109,7 @@ export async function examineProject(
       try {
         await unlink(join(uploads, orphan.file));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // ENOENT: gone already
+        if (errnoCode(err) !== 'ENOENT') throw err; // ENOENT: gone already
       }
       orphan.removed = true;
     }

@@ -75,6 +75,8 @@ export async function main(): Promise<void> {
       dataDir: config.dataDir,
       config,
       logger,
+      // Several servers over one database share the blob dir: names are claimed in the database (upload-name-claim.ts).
+      ...(config.databaseUrl ? { uploadNameClaim: 'storage-record' as const } : {}),
       requestLog: requestLog(logger),
       httpMetrics: metrics.middleware(),
       metricsRoute: metrics.route(),

@@ -75,7 +75,8 @@ export async function startMediaStore(options: MediaStoreOptions): Promise<Media
     throw err;
   }
   if (startup.problems.length > 0) logger.warn({ problems: startup.problems }, 'some media libraries cannot be opened');
-  const deps = { storage, dataDir, logger };
+  // Several servers over one database share the blob dir: names are claimed in the database (upload-name-claim.ts).
+  const deps = { storage, dataDir, logger, ...(options.storage?.databaseUrl ? { uploadNameClaim: 'storage-record' as const } : {}) };
   let closed: Promise<DrainResult> | undefined;
   return {
     storage,

@@ -16,6 +16,7 @@
  */
 import type { Context, Middleware, Next } from 'koa';
 import { Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { withDeadline } from '../shared/deadline.js';
 import type { HistogramSnapshot, StorageApi, StorageStats } from '../shared/storage-api.js';
 import { routeLabel } from './request-log.js';
 
@@ -145,19 +146,13 @@ class StorageStatsCollector {
 
   /** Fetch one snapshot per scrape; a worker that does not answer is reported down, not waited for. */
   async refresh(): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.timeoutMs);
-    });
     try {
-      const stats = await Promise.race([this.storage.stats(), timeout]);
+      const stats = await withDeadline(this.storage.stats(), this.timeoutMs, () => undefined);
       this.up = stats ? 1 : 0;
       if (stats) this.last = stats;
     } catch {
       // stats() rejects only with StorageError (unavailable, restarting): that is exactly "down".
       this.up = 0;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -101,8 +101,36 @@ export type MetadataPatch = Partial<Record<MetadataField, string>>;
  * mediastore's `caption`.
  */
 export function metadataFieldsFor(type: string): MetadataField[] {
-  if (type.startsWith('video/') || type.startsWith('audio/')) return ['title', 'description'];
-  return ['alt', 'title', 'caption'];
+  return isTimedMedia(type) ? ['title', 'description'] : ['alt', 'title', 'caption'];
+}
+
+/** The longest metadata value kept; a longer one is cut. */
+export const MAX_METADATA_LENGTH = 5000;
+
+/**
+ * Writes a patch into `metadata` (which the caller owns): only the fields
+ * the file's type keeps, each cut to MAX_METADATA_LENGTH; the others in the
+ * patch are ignored, every other key of the record is kept.
+ */
+export function applyMetadataPatch(metadata: MediaMetadata, type: string, patch: MetadataPatch): void {
+  for (const field of metadataFieldsFor(type)) {
+    const value = patch[field];
+    if (value !== undefined) metadata[field] = value.slice(0, MAX_METADATA_LENGTH);
+  }
+}
+
+/**
+ * The metadata a new record starts with: the editor's own keys for its
+ * kind, empty (EDITOR-FORMAT.md; `caption` is mediastore's and is added
+ * only when set).
+ */
+export function initialMetadataFor(type: string): MediaMetadata {
+  return isTimedMedia(type) ? { title: '', description: '' } : { alt: '', title: '' };
+}
+
+/** Video and audio: the files whose metadata is a title and a description. */
+function isTimedMedia(type: string): boolean {
+  return type.startsWith('video/') || type.startsWith('audio/');
 }
 
 /**

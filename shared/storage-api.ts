@@ -43,6 +43,12 @@ export interface StorageApi {
   updateMetadata(projectId: string, fileId: string, patch: MetadataPatch): Promise<MediaRecord>;
   /** The in-use check runs inside the same commit as the delete. */
   deleteMedia(projectId: string, fileIds: string[]): Promise<DeleteMediaResult>;
+  /**
+   * Deletes one file and answers its record; a file in use is kept and the
+   * call fails with MEDIA_IN_USE (details: fileId, filename, usedIn), a
+   * missing one with MEDIA_NOT_FOUND.
+   */
+  deleteMediaFile(projectId: string, fileId: string): Promise<MediaRecord>;
 
   // --- content and usage --------------------------------------------------
   /**

@@ -14,6 +14,8 @@
  *   4. rename the temp file over the target — readers see the old or the new
  *      file, never a mix;
  *   5. fsync the directory, so the rename itself survives a power cut.
+ * Steps 1, 2, 4 and 5 are the shared publish routine's (temp-file-publish.ts);
+ * what is this file's own is the mtime bump, the backup and the retries.
  * Transient errors (retry-policy.ts) redo the whole write with a fresh temp
  * name: a temp file deleted underneath us shows up as ENOENT at the rename,
  * and retrying only the rename would fail forever. Whatever fails, our own
@@ -21,6 +23,7 @@
  *
  * Writes through one adapter are serialised (one in flight, the rest wait in
  * call order); cross-process exclusion is the project lock's job, not ours.
+ * Reading (a read tagged with its version, `.bak`) is json-file-reader.ts.
  */
 import type { Adapter } from 'lowdb';
 import type { BigIntStats } from 'node:fs';
@@ -29,9 +32,11 @@ import { StorageError } from '../shared/errors.js';
 import type { FsOperation } from '../shared/storage-api.js';
 import { errnoCode, realFs, type FsFile, type FsSeam } from './fs-seam.js';
 import { fsyncDirectory } from '../shared/directory-sync.js';
+import { JsonFileReader } from './json-file-reader.js';
 import { signatureOf, statSignature } from './file-signature.js';
-import { isTransientError, withRetry, type RetryPolicy } from './retry-policy.js';
+import { withRetry, type RetryPolicy } from './retry-policy.js';
 import { makeTempName } from './temp-file-name.js';
+import { publishFile } from './temp-file-publish.js';
 
 export { signatureOf, statSignature };
 
@@ -129,10 +134,6 @@ const STEP_OP: Record<WriteStep, FsOperation> = {
   'fsync-dir': 'fsync',
 };
 
-
-/** Reads re-stat after reading; if the file was replaced meanwhile they try again, this many times in all. */
-const STABLE_READ_TRIES = 3;
-
 export class AtomicJsonFile<T> implements Adapter<T> {
   readonly path: string;
   readonly backupPath: string;
@@ -146,7 +147,7 @@ export class AtomicJsonFile<T> implements Adapter<T> {
   private readonly retry: Partial<RetryPolicy>;
   private readonly onRetry: ((code: string, attempt: number) => void) | undefined;
   private readonly onWarning: ((warning: AtomicFileWarning) => void) | undefined;
-  private readonly versionOf: (fs: FsSeam, path: string) => Promise<string | null>;
+  private readonly reader: JsonFileReader<T>;
   /** tail of the write chain: each write starts after the previous one settled */
   private tail: Promise<unknown> = Promise.resolve();
   /**
@@ -172,7 +173,13 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     this.retry = options.retry ?? {};
     this.onRetry = options.onRetry;
     this.onWarning = options.onWarning;
-    this.versionOf = options.versionOf ?? statSignature;
+    this.reader = new JsonFileReader(path, {
+      fs: this.fs,
+      parse: this.parse,
+      retry: this.retry,
+      onRetry: this.onRetry,
+      versionOf: options.versionOf ?? statSignature,
+    });
   }
 
   // --- reading -------------------------------------------------------------
@@ -192,89 +199,16 @@ export class AtomicJsonFile<T> implements Adapter<T> {
    * check can only reload needlessly, never keep stale data.
    */
   async readWithText(): Promise<ReadResult<T> | null> {
-    const raw = await this.readStable();
+    const raw = await this.reader.readStable();
     if (raw === null) return null;
-    const data = this.parseText(raw.text, this.file);
+    const data = this.reader.parseText(raw.text, this.file);
     this.lastGoodSignature = raw.signature;
     return { data, text: raw.text, signature: raw.signature };
   }
 
   /** The parsed `<file>.bak`, or null when there is none. Throws CORRUPT_DOCUMENT if it does not validate. */
-  async readBackup(): Promise<{ data: T; text: string } | null> {
-    const name = basename(this.backupPath);
-    const text = await this.readRetrying('readFile', name, async () => {
-      try {
-        return (await this.fs.readFile(this.backupPath)).toString('utf8');
-      } catch (err) {
-        if (errnoCode(err) === 'ENOENT') return null; // no backup yet
-        throw err;
-      }
-    });
-    if (text === null) return null;
-    return { data: this.parseText(text, name), text };
-  }
-
-  private async readStable(): Promise<{ text: string; signature: string } | null> {
-    let op: FsOperation = 'stat';
-    return this.readRetrying(() => op, this.file, async () => {
-      for (let i = 1; ; i++) {
-        op = 'stat';
-        const before = await this.versionOf(this.fs, this.path);
-        if (before === null) return null;
-        op = 'readFile';
-        let buf: Buffer;
-        try {
-          buf = await this.fs.readFile(this.path);
-        } catch (err) {
-          // Removed between stat and read: look again (the next stat says null).
-          if (errnoCode(err) === 'ENOENT' && i < STABLE_READ_TRIES) continue;
-          if (errnoCode(err) === 'ENOENT') return null;
-          throw err;
-        }
-        op = 'stat';
-        const after = await this.versionOf(this.fs, this.path);
-        if (after === before || i >= STABLE_READ_TRIES) return { text: buf.toString('utf8'), signature: before };
-      }
-    });
-  }
-
-  /**
-   * Runs a read with the retry policy. ENOENT means "no file" to a reader and
-   * is answered inside `fn`, so here it is not transient.
-   */
-  private async readRetrying<R>(op: FsOperation | (() => FsOperation), file: string, fn: () => Promise<R>): Promise<R> {
-    let retries = 0;
-    try {
-      return await withRetry(fn, {
-        ...this.retry,
-        isTransient: (err) => errnoCode(err) !== 'ENOENT' && (this.retry.isTransient ?? isTransientError)(err),
-        onRetry: (code, attempt, delayMs) => {
-          retries += 1;
-          this.retry.onRetry?.(code, attempt, delayMs);
-          this.onRetry?.(code, attempt);
-        },
-      });
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      const code = errnoCode(err) ?? 'UNKNOWN';
-      const failedOp = typeof op === 'function' ? op() : op;
-      throw new StorageError(
-        'STORAGE_IO',
-        `could not read ${file}: ${code} at ${failedOp} after ${retries + 1} attempt(s)`,
-        { errno: code, op: failedOp, file, attempts: retries + 1 },
-        { cause: err },
-      );
-    }
-  }
-
-  private parseText(text: string, file: string): T {
-    try {
-      return this.parse(text);
-    } catch (err) {
-      if (err instanceof StorageError) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      throw new StorageError('CORRUPT_DOCUMENT', `${file} does not parse: ${message}`, { file }, { cause: err });
-    }
+  readBackup(): Promise<{ data: T; text: string } | null> {
+    return this.reader.readBackup();
   }
 
   // --- writing -------------------------------------------------------------
@@ -320,12 +254,14 @@ export class AtomicJsonFile<T> implements Adapter<T> {
       const signature = await withRetry(
         async () => {
           if (renamedSignature === undefined) {
-            const replaced = await this.replaceTarget(buf, state, options);
-            renamedSignature = replaced.signature;
-            newerMtime = replaced.newerMtime;
+            await this.replaceTarget(buf, state, options, (replaced) => {
+              renamedSignature = replaced.signature;
+              newerMtime = replaced.newerMtime;
+            });
+          } else {
+            await this.syncDirectory(state);
           }
-          await this.syncDirectory(state);
-          return renamedSignature;
+          return renamedSignature!;
         },
         {
           ...this.retry,
@@ -361,46 +297,39 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     }
   }
 
-  /** Steps 1–4 of one try, with a fresh temp name; returns the new file's signature. */
+  /**
+   * Steps 1–5 of one try, with a fresh temp name (temp-file-publish.ts);
+   * returns the new file's signature. `renamed` is called once the new
+   * content is in place, before the directory fsync.
+   */
   private async replaceTarget(
     buf: Buffer,
     state: { step: WriteStep },
     options: WriteTextOptions,
-  ): Promise<{ signature: string; newerMtime: boolean }> {
-    const temp = makeTempName(this.path);
-    let file: FsFile | undefined;
-    let created = false;
+    renamed: (replaced: { signature: string; newerMtime: boolean }) => void,
+  ): Promise<void> {
     const targetMtime = this.targetMtime();
     targetMtime.catch(() => undefined); // awaited below; a failure before then must not go unhandled
-    try {
-      state.step = 'open-temp';
-      file = await this.fs.open(temp, 'wx');
-      created = true;
-      state.step = 'write-temp';
-      await file.writeAll(buf);
+    let stamped: { signature: string; newerMtime: boolean } | undefined;
+    await publishFile(this.fs, this.path, buf, {
+      by: 'rename',
+      syncDirectory: true,
+      onStep: (step) => {
+        if (step === 'fsync-dir') renamed(stamped!);
+        state.step = step === 'publish' ? 'rename' : step;
+      },
       // fstat of the fd, not stat of a path: this is exactly the inode that the
       // rename puts in place (rename and fsync keep ino, size and mtime; only ctime moves).
-      const stamped = await this.ensureNewerMtime(file, temp, targetMtime, state);
-      const signature = signatureOf(stamped.stats);
-      state.step = 'fsync-temp';
-      await file.sync();
-      state.step = 'close-temp';
-      const closing = file;
-      file = undefined; // a failed close still releases the descriptor
-      await closing.close();
-      if (this.keepBackup) await this.refreshBackup();
-      await options.beforeRename?.();
-      state.step = 'rename';
-      await this.fs.rename(temp, this.path);
-      created = false; // the temp name is gone: it is the target now
-      return { signature, newerMtime: stamped.newer };
-    } catch (err) {
-      if (file !== undefined) await this.closeForCleanup(file, temp);
-      // Only a file we created is ours to remove: an open that failed (even
-      // with EEXIST) created nothing of ours.
-      if (created) await this.removeOwnTemp(temp);
-      throw err;
-    }
+      afterWrite: async (file, temp) => {
+        const bumped = await this.ensureNewerMtime(file, temp, targetMtime, state);
+        stamped = { signature: signatureOf(bumped.stats), newerMtime: bumped.newer };
+      },
+      beforePublish: async () => {
+        if (this.keepBackup) await this.refreshBackup();
+        await options.beforeRename?.();
+      },
+      onCleanupError: (err, temp) => this.warn('cleanup-failed', basename(temp), err),
+    });
   }
 
   /**
@@ -512,15 +441,6 @@ export class AtomicJsonFile<T> implements Adapter<T> {
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return;
       this.warn('cleanup-failed', basename(temp), err);
-    }
-  }
-
-  /** Closes a descriptor on a failure path; its error is reported, never allowed to hide the first one. */
-  private async closeForCleanup(file: FsFile, path: string): Promise<void> {
-    try {
-      await file.close();
-    } catch (err) {
-      this.warn('cleanup-failed', basename(path), err);
     }
   }
 

@@ -2,7 +2,8 @@
  * Writes and removes the content files of one commit's batch (pages, global
  * widgets, theme) durably and atomically, as a group.
  *
- * Each file still goes through its own unique temp file, fsync and rename, so
+ * Each file still goes through its own unique temp file, fsync and rename
+ * (temp-file-publish.ts), so
  * no reader ever sees a half-written page and two writers never share a temp
  * file. What the group saves is everything that need not be per file: the
  * directory is fsynced once per directory for the whole batch (not once per
@@ -14,7 +15,7 @@ import { StorageError } from '../shared/errors.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import { fsyncDirectory } from '../shared/directory-sync.js';
 import { withRetry, type RetryPolicy } from './retry-policy.js';
-import { makeTempName } from './temp-file-name.js';
+import { publishFile, unlinkIfPresent } from './temp-file-publish.js';
 
 export type ContentChange = { path: string; text: string } | { path: string; remove: true };
 
@@ -100,33 +101,14 @@ function sharedFence(check: () => Promise<void>): () => Promise<void> {
   };
 }
 
+/** One file through the shared routine; its directory is fsynced later, once for the batch. */
 async function replaceFile(fs: FsSeam, path: string, text: string, beforePublish: () => Promise<void>): Promise<void> {
-  const temp = makeTempName(path);
-  const file = await fs.open(temp, 'wx');
-  try {
-    try {
-      await file.writeAll(text);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await beforePublish();
-    await fs.rename(temp, path);
-  } catch (err) {
-    // Best effort: the write's own error is what the caller needs; a temp of
-    // ours that cannot be removed now is swept once this process is gone.
-    await fs.unlink(temp).catch(() => undefined);
-    throw err;
-  }
+  await publishFile(fs, path, text, { by: 'rename', beforePublish });
 }
 
 async function removeFile(fs: FsSeam, path: string, beforePublish: () => Promise<void>): Promise<void> {
   await beforePublish();
-  try {
-    await fs.unlink(path);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err; // already gone is the goal state
-  }
+  await unlinkIfPresent(fs, path); // already gone is the goal state
 }
 
 

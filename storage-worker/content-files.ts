@@ -4,13 +4,11 @@
  * `global:header` → `pages/global/header.json`, the theme settings
  * `global:theme-settings` → `theme.json`.
  */
-import { join } from 'node:path';
 import { StorageError } from '../shared/errors.js';
+import { ID_PATTERN } from '../shared/ids.js';
 import { GLOBAL_PREFIX, THEME_SOURCE, type UsageSource } from '../shared/media-types.js';
+import { globalFileOf, pageFileOf, THEME_FILE } from '../shared/project-paths.js';
 import { prettyJsonWithin } from './content-serializer.js';
-
-/** Project ids, page ids and global widget types: letters, digits, '-', '_', 1–64 chars. */
-export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function assertId(kind: string, value: unknown): asserts value is string {
   if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
@@ -26,14 +24,14 @@ export function isPageSource(source: UsageSource): boolean {
 
 /** Validates a source id and returns the file (relative to the project dir) holding its content. */
 export function contentFileOf(source: UsageSource): string {
-  if (source === THEME_SOURCE) return 'theme.json';
+  if (source === THEME_SOURCE) return THEME_FILE;
   if (source.startsWith(GLOBAL_PREFIX)) {
     const type = source.slice(GLOBAL_PREFIX.length);
     assertId('global widget type', type);
-    return join('pages', 'global', `${type}.json`);
+    return globalFileOf(type);
   }
   assertId('pageId', source);
-  return join('pages', `${source}.json`);
+  return pageFileOf(source);
 }
 
 /** The inverse of contentFileOf for files found on disk during a full refresh. */

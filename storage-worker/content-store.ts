@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path';
 import type pino from 'pino';
 import { StorageError } from '../shared/errors.js';
 import { fsyncDirectory } from '../shared/directory-sync.js';
+import { THEME_SOURCE } from '../shared/media-types.js';
+import { GLOBALS_DIR, PAGES_DIR, THEME_FILE } from '../shared/project-paths.js';
 import type { ContentActions } from './content-actions.js';
 import { applyContentChanges, type ContentChange } from './content-batch.js';
 import { contentFileOf, sourceOfGlobalFile, sourceOfPageFile } from './content-files.js';
@@ -82,8 +84,8 @@ export class ContentStore implements OperationContext {
   async contentSources(): Promise<string[]> {
     const sources: string[] = [];
     for (const [sub, toSource] of [
-      ['pages', sourceOfPageFile],
-      [join('pages', 'global'), sourceOfGlobalFile],
+      [PAGES_DIR, sourceOfPageFile],
+      [GLOBALS_DIR, sourceOfGlobalFile],
     ] as const) {
       try {
         for (const entry of await this.opts.fs.readdir(join(this.dir, sub))) {
@@ -95,8 +97,8 @@ export class ContentStore implements OperationContext {
       }
     }
     try {
-      await this.opts.fs.stat(join(this.dir, 'theme.json'));
-      sources.push('global:theme-settings');
+      await this.opts.fs.stat(join(this.dir, THEME_FILE));
+      sources.push(THEME_SOURCE);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err;
     }

@@ -5,11 +5,12 @@
  * quarantining it, restoring `.bak`, or refusing the library. Never an
  * empty library in place of a corrupt one.
  */
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import type { Low } from 'lowdb';
 import type pino from 'pino';
 import { StorageError } from '../shared/errors.js';
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
+import { isQuarantineName, quarantineFileOf } from '../shared/project-paths.js';
 import type { ContentScan } from './content-store.js';
 import { DocumentDraft, usageBySourceOf, type CommittedState } from './document-draft.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
@@ -147,8 +148,8 @@ export class DocumentRecovery {
         this.setState({ files: [] });
         return null;
       }
-      const quarantineName = `media.json.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
-      const quarantinePath = join(this.uploadsDir, quarantineName);
+      const quarantinePath = quarantineFileOf(this.mediaPath, new Date(), process.pid);
+      const quarantineName = basename(quarantinePath);
       const signature = await file.versionNow();
       if (backup) {
         // Renaming aside is safe now: the backup takes its place at once, and
@@ -217,7 +218,7 @@ export class DocumentRecovery {
     try {
       return (await this.opts.fs.readdir(this.uploadsDir))
         .map((e) => e.name)
-        .filter((n) => n.startsWith(`${basename(this.mediaPath)}.corrupt-`));
+        .filter((n) => isQuarantineName(n, basename(this.mediaPath)));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return [];
       throw err;

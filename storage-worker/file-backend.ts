@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import pino from 'pino';
 import type { ProjectInfo } from '../shared/media-types.js';
+import { projectsDirOf } from '../shared/project-paths.js';
 import { realFs, type FsSeam } from './fs-seam.js';
 import { FileLibrary } from './file-library.js';
 import type { LibraryBackend, MediaLibrary } from './library-backend.js';
@@ -58,7 +59,7 @@ export class FileBackend implements LibraryBackend {
     this.lockTimeoutMs = options.lockTimeoutMs ?? 5000;
     this.staleLockMs = options.staleLockMs ?? 10_000;
     this.deadThreads = new Set(options.deadThreadIds ?? []);
-    const projectsDir = join(options.dataDir, 'projects');
+    const projectsDir = projectsDirOf(options.dataDir);
     const registry = new ProjectRegistry(projectsDir, this.fs, {
       timeoutMs: this.lockTimeoutMs,
       staleMs: this.staleLockMs,

@@ -25,14 +25,15 @@
  * whoever takes its dead lock replaces the nonce before writing (so everyone
  * reloads what the dead writer left).
  *
- * The nonce is written through a unique temp file and rename but never
+ * The nonce is written through a unique temp file and rename
+ * (temp-file-publish.ts) but never
  * fsynced: it only has to be seen by processes running now. After a power
  * cut every process starts with an empty cache, and an old, empty or missing
  * nonce then means nothing but "reload once".
  */
 import { randomBytes } from 'node:crypto';
 import { errnoCode, type FsSeam } from './fs-seam.js';
-import { makeTempName } from './temp-file-name.js';
+import { publishFile } from './temp-file-publish.js';
 
 /** What `read()` returns when there is no nonce file (yet). */
 export const NO_GENERATION = '-';
@@ -57,21 +58,8 @@ export class GenerationFile {
   /** Replaces the nonce with a fresh one (call under the project lock, before acknowledging); returns it. */
   async bump(): Promise<string> {
     const nonce = randomBytes(12).toString('hex');
-    const temp = makeTempName(this.path);
-    const file = await this.fs.open(temp, 'wx');
-    try {
-      try {
-        await file.writeAll(nonce);
-      } finally {
-        await file.close();
-      }
-      await this.fs.rename(temp, this.path);
-    } catch (err) {
-      // The error that matters is the write's; a temp we cannot remove now is
-      // swept once this process is gone (its name carries our pid).
-      await this.fs.unlink(temp).catch(() => undefined);
-      throw err;
-    }
+    // No fsync: see the header (only processes running now need to see it).
+    await publishFile(this.fs, this.path, nonce, { by: 'rename', syncTemp: false });
     return nonce;
   }
 }

@@ -18,19 +18,21 @@
  *   staleMs/3, so only a skew of that size could make a live lock look old,
  *   and ProjectLock frees such locks after staleMs anyway.
  *   Removal goes through the same claim protocol as a takeover
- *   (project-lock.ts), so a sweep racing a breaker or a fresh acquirer never
+ *   (lock-claim.ts), so a sweep racing a breaker or a fresh acquirer never
  *   unlinks a fresh file.
  * - A garbled lock is left alone: ProjectLock takes it over once it is old.
  *
  * All file I/O goes through the FsSeam.
  */
 import { join } from 'node:path';
+import { LOCK_SUFFIX } from '../shared/project-paths.js';
 import { errnoCode, realFs, type FsSeam } from './fs-seam.js';
 import { systemClock, type LockClock } from './lock-clock.js';
 import { claimedLockName, observeLock, type ObservedLock } from './lock-stamp.js';
 import { currentProcess, holderState, type HolderStateOptions } from './process-identity.js';
-import { lockContext, removeStale } from './project-lock.js';
+import { lockContext, removeStale } from './lock-claim.js';
 import { parseTempName } from './temp-file-name.js';
+import { unlinkIfPresent } from './temp-file-publish.js';
 
 export interface SweepOptions extends HolderStateOptions {
   fs?: FsSeam;
@@ -51,8 +53,6 @@ export interface SweepResult {
   /** kept for another reason: a dead pid's temp still young, a garbled lock */
   skipped: string[];
 }
-
-const LOCK_SUFFIX = '.lock';
 
 export async function sweepLeftovers(dir: string, options: SweepOptions = {}): Promise<SweepResult> {
   const fs = options.fs ?? realFs;
@@ -137,17 +137,6 @@ async function ageMs(fs: FsSeam, path: string, clock: LockClock): Promise<number
     return clock.wall() - Number(st.mtimeNs / 1_000_000n);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return null;
-    throw err;
-  }
-}
-
-/** true when we removed it; false when it was already gone (someone else swept it). */
-async function unlinkIfPresent(fs: FsSeam, path: string): Promise<boolean> {
-  try {
-    await fs.unlink(path);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
     throw err;
   }
 }

@@ -33,6 +33,12 @@ export interface LibraryBackend {
   /** which backend this is, for logs, `/health` and the bench */
   readonly kind: 'files' | 'postgres';
   /**
+   * Optional: proves the backend can answer now (a database round trip), so
+   * `/health` says "storage down" while the database is. Throws
+   * STORAGE_UNAVAILABLE when it cannot. The file backend has nothing to ask.
+   */
+  probe?(): Promise<void>;
+  /**
    * Creates a project under `id` (already validated), or under the first free
    * id derived from `name` when `id` is absent. PROJECT_EXISTS if `id` is taken.
    */

@@ -6,6 +6,7 @@
  */
 import type pino from 'pino';
 import { StorageError } from '../shared/errors.js';
+import { lockFileOf } from '../shared/project-paths.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import { ProjectLock, takeWaiterHint, waiterHintPath, type LockHandle, type LockStamp } from './project-lock.js';
 import type { WorkerCounters } from './worker-counters.js';
@@ -40,7 +41,7 @@ export class LockLease {
   private lastLockHolder: LockStamp | null = null;
 
   constructor(mediaPath: string, private readonly opts: LockLeaseOptions) {
-    this.lockPath = `${mediaPath}.lock`;
+    this.lockPath = lockFileOf(mediaPath);
     this.lock = new ProjectLock(this.lockPath, {
       fs: opts.fs,
       timeoutMs: opts.timeoutMs,

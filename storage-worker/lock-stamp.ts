@@ -1,7 +1,8 @@
 /**
  * The content of a lock file (and of a break claim, see project-lock.ts): who
  * holds it, since when, and a nonce that names this one acquisition. Also how
- * a lock file on disk is observed: stamp (or "garbled"), inode, age.
+ * a lock file is published (complete, or not at all) and how one on disk is
+ * observed: stamp (or "garbled"), inode, age.
  *
  * The nonce is what makes "is this still the lock I looked at?" answerable:
  * pids repeat, inode numbers are reused after unlink, mtimes are refreshed,
@@ -11,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { FsSeam } from './fs-seam.js';
 import { errnoCode } from './fs-seam.js';
 import { currentProcess, type ProcessIdentity } from './process-identity.js';
+import { publishFile, unlinkIfPresent } from './temp-file-publish.js';
 
 /**
  * `bootId` and `pidNs` are optional only because stamps written before they
@@ -71,6 +73,31 @@ export function parseStamp(bytes: Buffer): LockStamp | null {
 
 function isOptionalName(value: unknown): value is string | null | undefined {
   return value === undefined || value === null || typeof value === 'string';
+}
+
+/**
+ * Creates `path` holding `stamp`, atomically complete (temp-file-publish.ts:
+ * written, fsynced, linked onto `path`, temp removed). false: `path` exists.
+ * The fsync is what makes a lock name that survives a power cut also hold
+ * its stamp; without it the next start finds an empty lock it cannot judge
+ * and waits the whole stale limit.
+ */
+export async function publishStamp(fs: FsSeam, path: string, stamp: LockStamp): Promise<boolean> {
+  let cleanupError: { err: unknown } | undefined;
+  const result = await publishFile(fs, path, serializeStamp(stamp), {
+    by: 'link',
+    mode: 0o644,
+    onCleanupError: (err) => {
+      cleanupError ??= { err };
+    },
+  });
+  if (cleanupError !== undefined) {
+    // We may just have made `path`: it is ours alone (alive, fresh), so undo
+    // it rather than return holding a lock while reporting a failure.
+    if (result === 'published') await unlinkIfPresent(fs, path);
+    throw cleanupError.err;
+  }
+  return result === 'published';
 }
 
 /** A lock (or claim) file as seen at one moment. */

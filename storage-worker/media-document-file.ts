@@ -12,6 +12,7 @@
  */
 import type { Adapter } from 'lowdb';
 import type { MediaDocument } from '../shared/media-types.js';
+import { generationFileOf } from '../shared/project-paths.js';
 import { AtomicJsonFile, type AtomicFileWarning } from './atomic-json-file.js';
 import type { FsSeam } from './fs-seam.js';
 import { statSignature } from './file-signature.js';
@@ -53,7 +54,7 @@ export class MediaDocumentFile implements Adapter<MediaDocument> {
     private readonly fs: FsSeam,
     hooks: { onRetry: (code: string) => void; onWarning: (w: AtomicFileWarning) => void },
   ) {
-    this.generation = new GenerationFile(`${path}.gen`, fs);
+    this.generation = new GenerationFile(generationFileOf(path), fs);
     this.atomic = new AtomicJsonFile<MediaDocument>(path, {
       fs,
       parse: (text) => parseMediaDocument(text),

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { StorageError } from '../shared/errors.js';
 import type { MediaDocument } from '../shared/media-types.js';
+import { MEDIA_FILE } from '../shared/project-paths.js';
 
 // What is refused is only what cannot be a library, or what mediastore reads
 // and cannot do without: an id and a path (strings), the fields it reads
@@ -37,7 +38,7 @@ const mediaRecord = z
 const mediaDocument = z.object({ files: z.array(mediaRecord) }).loose();
 
 /** Parse and validate media.json text; throws CORRUPT_DOCUMENT with the first problem. */
-export function parseMediaDocument(text: string, file = 'media.json'): MediaDocument {
+export function parseMediaDocument(text: string, file = MEDIA_FILE): MediaDocument {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

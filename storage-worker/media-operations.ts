@@ -13,11 +13,10 @@ import type {
   RefreshUsageResult,
   SaveContentResult,
 } from '../shared/media-types.js';
-import { metadataFieldsFor, usedInOf } from '../shared/media-types.js';
+import { applyMetadataPatch, usedInOf } from '../shared/media-types.js';
 import type { ContentScan } from './content-store.js';
 import type { Operation } from './operation.js';
 
-const MAX_METADATA_LENGTH = 5000;
 
 export function addMedia(records: NewMediaRecord[]): Operation<MediaRecord[]> {
   return {
@@ -51,12 +50,8 @@ export function updateMetadata(fileId: string, patch: MetadataPatch): Operation<
     apply(draft) {
       const current = draft.get(fileId);
       if (!current) throw new StorageError('MEDIA_NOT_FOUND', `no media file with id ${fileId}`, { fileId });
-      const allowed = metadataFieldsFor(current.type);
       const rec = draft.mutable(fileId) as MediaRecord;
-      for (const field of allowed) {
-        const value = patch[field];
-        if (value !== undefined) rec.metadata[field] = value.slice(0, MAX_METADATA_LENGTH);
-      }
+      applyMetadataPatch(rec.metadata, current.type, patch);
       return rec;
     },
   };
@@ -81,6 +76,26 @@ export function deleteMedia(fileIds: string[]): Operation<DeleteMediaResult> {
       return result;
     },
   };
+}
+
+/**
+ * A delete of one file, as every backend answered it: the removed record,
+ * or the refusal as a StorageError — MEDIA_IN_USE naming the file and its
+ * sources (its in-use check ran inside the delete's commit, and an in-use
+ * file is never removed, so nothing changed), or MEDIA_NOT_FOUND.
+ */
+export function oneDeleted(fileId: string, result: DeleteMediaResult): MediaRecord {
+  const deleted = result.deleted.find((rec) => rec.id === fileId);
+  if (deleted) return deleted;
+  const inUse = result.inUse.find((u) => u.id === fileId);
+  if (inUse) {
+    throw new StorageError('MEDIA_IN_USE', `${inUse.filename} is in use by ${inUse.usedIn.join(', ')} and was not deleted`, {
+      fileId: inUse.id,
+      filename: inUse.filename,
+      usedIn: inUse.usedIn,
+    });
+  }
+  throw new StorageError('MEDIA_NOT_FOUND', `no media file with id ${fileId}`, { fileId });
 }
 
 /** Usage only: the source marks exactly the files these paths name. */

@@ -8,11 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { StorageError } from '../shared/errors.js';
 import type { ProjectInfo } from '../shared/media-types.js';
+import { PROJECT_FILE, PROJECT_SUBDIRS } from '../shared/project-paths.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
+import { projectIdCandidates } from './project-id-candidates.js';
 import { isUsableEntry, type ProjectRegistry, type ResolvedProject } from './project-registry.js';
-import { makeTempName } from './temp-file-name.js';
+import { publishFile } from './temp-file-publish.js';
 
-const PROJECT_FILE = 'project.json';
 
 export class ProjectFolders {
   constructor(
@@ -43,9 +44,7 @@ export class ProjectFolders {
       if (!made) throw new StorageError('PROJECT_EXISTS', `a project with id ${id} already exists`, { projectId: id });
       return made;
     }
-    const base = slugify(name);
-    for (let n = 1; n < 1000; n++) {
-      const candidate = n === 1 ? base : `${base.slice(0, 60)}-${n}`;
+    for (const candidate of projectIdCandidates(name)) {
       const made = taken.has(candidate) ? null : await this.claimProject(candidate, name);
       if (made) return made;
     }
@@ -64,24 +63,15 @@ export class ProjectFolders {
     const info: ProjectInfo = { id, folder: id, name, createdAt: new Date().toISOString() };
     if (await this.exists(dir)) return null;
     await this.fs.mkdir(dir);
-    const target = join(dir, PROJECT_FILE);
-    const temp = makeTempName(target);
-    const file = await this.fs.open(temp, 'wx');
+    const text = JSON.stringify({ id, name, createdAt: info.createdAt }, null, 2);
+    let claimed;
     try {
-      await file.writeAll(JSON.stringify({ id, name, createdAt: info.createdAt }, null, 2));
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    try {
-      await this.fs.link(temp, target);
+      claimed = await publishFile(this.fs, join(dir, PROJECT_FILE), text, { by: 'link' });
     } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw StorageError.from(err, 'STORAGE_IO');
-      return null;
-    } finally {
-      await this.fs.unlink(temp).catch(() => undefined); // the link holds the content now
+      throw StorageError.from(err, 'STORAGE_IO');
     }
-    for (const sub of ['uploads/images', 'uploads/videos', 'uploads/audios', 'uploads/files', 'pages/global']) {
+    if (claimed === 'taken') return null;
+    for (const sub of PROJECT_SUBDIRS) {
       await this.fs.mkdir(join(dir, sub));
     }
     return info;
@@ -180,15 +170,4 @@ export class ProjectFolders {
     }
     await this.fs.rm(trash);
   }
-}
-
-/** "My Site!" → "my-site"; an id made only of what ID_PATTERN allows. */
-function slugify(name: string): string {
-  const slug = name
-    .normalize('NFKD')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 56);
-  return slug || 'project';
 }

@@ -15,12 +15,12 @@
 import { join } from 'node:path';
 import { StorageError } from '../shared/errors.js';
 import { AtomicJsonFile } from './atomic-json-file.js';
-import { ID_PATTERN } from './content-files.js';
+import { ID_PATTERN } from '../shared/ids.js';
+import { lockFileOf, REGISTRY_FILE, registryFileOf } from '../shared/project-paths.js';
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import { sweepLeftovers } from './leftover-sweep.js';
 import { ProjectLock, type ProjectLockOptions } from './project-lock.js';
 
-export const REGISTRY_FILE = 'projects.json';
 
 /** An entry as the editor writes it; fields mediastore does not know are kept. */
 export interface RegistryEntry {
@@ -53,9 +53,9 @@ export class ProjectRegistry {
     private readonly fs: FsSeam,
     private readonly lockOptions: Omit<ProjectLockOptions, 'fs' | 'project'>,
   ) {
-    this.path = join(projectsDir, REGISTRY_FILE);
+    this.path = registryFileOf(projectsDir);
     this.file = new AtomicJsonFile<RegistryDocument>(this.path, { fs, parse: parseRegistry });
-    this.lock = new ProjectLock(`${this.path}.lock`, { ...lockOptions, fs, project: REGISTRY_FILE });
+    this.lock = new ProjectLock(lockFileOf(this.path), { ...lockOptions, fs, project: REGISTRY_FILE });
   }
 
   /**

@@ -30,11 +30,12 @@
  *    before the carried callers are answered.
  * 6. A document that fails validation is never replaced by an empty one.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Low } from 'lowdb';
 import type pino from 'pino';
 import { StorageError } from '../shared/errors.js';
 import type { MediaDocument } from '../shared/media-types.js';
+import { CONTENT_DIRS, mediaFileOf } from '../shared/project-paths.js';
 import { answer, CommitQueue, type Queued } from './commit-queue.js';
 import { ContentActions } from './content-actions.js';
 import { ContentStore, type ContentScan } from './content-store.js';
@@ -96,8 +97,8 @@ export class ProjectStore {
     readonly dir: string,
     private readonly opts: ProjectStoreOptions,
   ) {
-    this.uploadsDir = join(dir, 'uploads');
-    this.mediaPath = join(this.uploadsDir, 'media.json');
+    this.mediaPath = mediaFileOf(dir);
+    this.uploadsDir = dirname(this.mediaPath);
     this.file = new MediaDocumentFile(this.mediaPath, opts.fs, {
       onRetry: (code) => {
         opts.counters.retry(code);
@@ -147,7 +148,7 @@ export class ProjectStore {
     // Content files (pages, global widgets, theme, project.json) are written
     // through temp files beside them too; a process killed mid-save leaves
     // those behind in the project's own folders (found by the chaos harness).
-    for (const sub of ['', 'pages', join('pages', 'global')]) {
+    for (const sub of CONTENT_DIRS) {
       const more = await sweepLeftovers(join(this.dir, sub), { fs: this.opts.fs, isThreadAlive: this.opts.isThreadAlive });
       swept.removedTemps.push(...more.removedTemps.map((name) => join('..', sub, name)));
       swept.removedLocks.push(...more.removedLocks.map((name) => join('..', sub, name)));

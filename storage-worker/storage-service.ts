@@ -33,6 +33,7 @@ import { chooseBackend, type ChosenBackend } from './backend-choice.js';
 import { assertId, contentFileOf, isPageSource, serializeContent } from './content-files.js';
 import type { LibraryBackend, MediaLibrary } from './library-backend.js';
 import { parseNewMediaRecords } from './media-document-schema.js';
+import { oneDeleted } from './media-operations.js';
 import { extractMediaPaths } from './usage-extraction.js';
 
 /** Options as the client hands them to a worker session. */
@@ -115,6 +116,13 @@ export class StorageService implements StorageApi, FaultControl {
     });
   }
 
+  async deleteMediaFile(projectId: string, fileId: string): Promise<MediaRecord> {
+    return this.write(projectId, async (library) => {
+      assertId('fileId', fileId);
+      return oneDeleted(fileId, await library.deleteMedia([fileId]));
+    });
+  }
+
   // --- content and usage ------------------------------------------------------
 
   async saveContent(projectId: string, source: UsageSource, content: unknown): Promise<SaveContentResult> {
@@ -191,6 +199,8 @@ export class StorageService implements StorageApi, FaultControl {
   }
 
   async ping(): Promise<WorkerPing> {
+    // A database backend is asked too: a worker that answers over a dead database is not healthy.
+    await this.backend.probe?.();
     return { pid: process.pid, threadId, openProjects: this.chosen.openProjects(), queueDepth: this.chosen.counters.queueDepth };
   }
 

@@ -19,7 +19,8 @@
  * (two when the string holds escapes), no string concatenation of the content,
  * and an explicit stack instead of recursion.
  */
-import type { MediaDocument, MediaFolder, MediaRecord } from '../shared/media-types.js';
+import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
+import { isMediaFolder, servedPathOf, servedPathsOf } from '../shared/project-paths.js';
 import { mayHoldEscapes, unescapeMarkup } from './markup-unescape.js';
 
 /** The fields of a record the index reads. */
@@ -148,15 +149,8 @@ function scanString(text: string, found: Set<string>): void {
     if (!encodedSeparator && text.charCodeAt(end) === 0x25) continue;
     if (m[0] === previous) continue;
     previous = m[0];
-    for (const name of normaliseName(m[3]!, encodedSeparator)) found.add(`/uploads/${folder}/${name}`);
+    for (const name of normaliseName(m[3]!, encodedSeparator)) found.add(servedPathOf(folder, name));
   }
-}
-
-/** Keyed by the shared MediaFolder type, so a folder added there must be added here. */
-const MEDIA_FOLDERS: Readonly<Record<MediaFolder, true>> = { images: true, videos: true, audios: true, files: true };
-
-function isMediaFolder(folder: string): boolean {
-  return Object.hasOwn(MEDIA_FOLDERS, folder);
 }
 
 /**
@@ -288,9 +282,7 @@ export class MediaPathIndex {
   /** Index a record's paths; a record already indexed under the same id is replaced. */
   add(record: IndexedRecord): void {
     if (this.pathsById.has(record.id)) this.removeId(record.id);
-    const paths = new Set<string>([withLeadingSlash(record.path)]);
-    for (const variant of Object.values(record.sizes)) paths.add(withLeadingSlash(variant.path));
-    const list = [...paths];
+    const list = servedPathsOf(record);
     this.pathsById.set(record.id, list);
     for (const path of list) {
       const ids = this.idsByPath.get(path);
@@ -328,7 +320,3 @@ export class MediaPathIndex {
   }
 }
 
-/** Records are stored with `/uploads/…`; a legacy record without the slash must still match. */
-function withLeadingSlash(path: string): string {
-  return path.startsWith('/') ? path : `/${path}`;
-}

@@ -8,6 +8,7 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MediaDocument } from '../../shared/media-types.js';
+import { MEDIA_FILE } from '../../shared/project-paths.js';
 
 export interface FloorSample {
   stringifyMs: number;
@@ -65,7 +66,7 @@ export async function measureFloor(
   opts: { budgetMs: number; minCommits: number; maxCommits: number },
 ): Promise<FloorSample[]> {
   await mkdir(dir, { recursive: true });
-  const target = join(dir, 'media.json');
+  const target = join(dir, MEDIA_FILE);
   let seq = 0;
   await durableCommit(dir, target, doc, seq++);
   const samples: FloorSample[] = [];

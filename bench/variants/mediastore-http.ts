@@ -5,6 +5,9 @@
  * An operation is the editor's page save, which also writes the page's
  * content file; the projects are loaded through the storage client before the
  * server starts, since uploading 10,000 images over HTTP would measure sharp.
+ *
+ * `mediastore-http-postgres`: the same server with `DATABASE_URL` on a
+ * throwaway PostgreSQL (throwaway-postgres.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,6 +15,7 @@ import { createServer } from 'node:net';
 import { Pool } from 'undici';
 import { StorageClient } from '../../client/storage-client.js';
 import { makePageContent, type Dataset, randomFileIdOf } from '../workload.js';
+import { startThrowawayPostgres, type ThrowawayPostgres } from '../throwaway-postgres.js';
 import { loadProjects, projectIdFor } from './mediastore-client.js';
 import type { Target, Variant } from './variant.js';
 
@@ -30,8 +34,9 @@ async function freePort(): Promise<number> {
 }
 
 export class MediastoreHttpVariant implements Variant {
-  readonly name = 'mediastore-http' as const;
+  readonly name: 'mediastore-http' | 'mediastore-http-postgres';
   private child: ChildProcess | undefined;
+  private database: ThrowawayPostgres | undefined;
   private pool: Pool | undefined;
   /** the server's last stderr output, quoted when it dies */
   private stderrTail = '';
@@ -40,7 +45,10 @@ export class MediastoreHttpVariant implements Variant {
     private readonly dataDir: string,
     private readonly serverEntry: string,
     private readonly maxConnections: number,
-  ) {}
+    private readonly backend: 'files' | 'postgres' = 'files',
+  ) {
+    this.name = backend === 'files' ? 'mediastore-http' : 'mediastore-http-postgres';
+  }
 
   private http(): Pool {
     if (!this.pool) throw new Error('mediastore-http: prepare() first');
@@ -64,13 +72,15 @@ export class MediastoreHttpVariant implements Variant {
   readonly noop = { name: 'GET /health', call: () => this.request('GET', '/health') };
 
   async prepare(datasets: readonly Dataset[]): Promise<Map<number, Target>> {
-    const storage = await StorageClient.start({ dataDir: this.dataDir, logLevel: 'silent' });
+    if (this.backend === 'postgres') this.database = await startThrowawayPostgres(this.name);
+    const databaseUrl = this.database?.url;
+    const storage = await StorageClient.start({ dataDir: this.dataDir, logLevel: 'silent', ...(databaseUrl ? { databaseUrl } : {}) });
     try {
       await loadProjects(storage, datasets);
     } finally {
       await storage.close();
     }
-    await this.startServer();
+    await this.startServer(databaseUrl);
 
     const targets = new Map<number, Target>();
     for (const dataset of datasets) {
@@ -110,10 +120,10 @@ export class MediastoreHttpVariant implements Variant {
     return commits === undefined || operations === undefined ? undefined : { commits, operations };
   }
 
-  private async startServer(): Promise<void> {
+  private async startServer(databaseUrl: string | undefined): Promise<void> {
     const port = await freePort();
     const child = spawn(process.execPath, [this.serverEntry], {
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: this.dataDir, LOG_LEVEL: 'silent' },
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: this.dataDir, LOG_LEVEL: 'silent', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child = child;
@@ -140,6 +150,12 @@ export class MediastoreHttpVariant implements Variant {
   async close(): Promise<void> {
     await this.pool?.close();
     this.pool = undefined;
+    await this.stopServer();
+    await this.database?.close();
+    this.database = undefined;
+  }
+
+  private async stopServer(): Promise<void> {
     const child = this.child;
     this.child = undefined;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;

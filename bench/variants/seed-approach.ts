@@ -6,9 +6,10 @@
  * can lose or tear acknowledged writes, which mediastore does not allow.
  */
 import { mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { MediaDocument } from '../../shared/media-types.js';
+import { mediaFileOf } from '../../shared/project-paths.js';
 import { makeDocument, type Dataset, type UsageOp } from '../workload.js';
 import type { Target, Variant } from './variant.js';
 
@@ -79,10 +80,10 @@ export class SeedApproachVariant implements Variant {
   }
 
   private async prepareOne(dataset: Dataset): Promise<Target> {
-    const dir = join(this.baseDir, `seed-${dataset.n}`, 'uploads');
+    const file = mediaFileOf(join(this.baseDir, `seed-${dataset.n}`));
+    const dir = dirname(file);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
-    const file = join(dir, 'media.json');
     await writeFile(file, JSON.stringify(makeDocument(dataset), null, 2));
     const lock = new PromiseLock();
     return {

@@ -9,6 +9,9 @@ export type VariantName =
   | 'mediastore-client'
   | 'mediastore-client-save'
   | 'mediastore-http'
+  | 'mediastore-http-postgres'
+  | 'mediastore-postgres'
+  | 'two-servers-postgres'
   | 'seed-approach'
   | 'sqlite-full'
   | 'sqlite-normal';

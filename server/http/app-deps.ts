@@ -3,7 +3,9 @@ import type Router from '@koa/router';
 import type { HostLogger } from '../../shared/host-logger.js';
 import type { StorageApi } from '../../shared/storage-api.js';
 import type { HttpLimits, ServerConfig } from '../config.js';
+import type { BlobStore } from '../blob-store/blob-store.js';
 import type { UploadFs } from '../upload/upload-fs.js';
+import type { NameClaim } from '../upload/upload-name-claim.js';
 import type { AppState } from './app-state.js';
 
 /** What the media routes need: an embedding host's mount (server/media-api.ts) builds it too. */
@@ -15,6 +17,10 @@ export interface RouteDeps {
   logger: HostLogger;
   /** The fsyncs of uploaded files and folders; tests record them (default: the real ones). */
   uploadFs?: UploadFs;
+  /** Where binaries live (default: the upload folders under `dataDir`). */
+  blobs?: BlobStore;
+  /** How upload names are claimed: `storage-record` with a database backend (default `exclusive-create`). */
+  uploadNameClaim?: NameClaim;
 }
 
 /** What `createApp` needs; tests build it with a temp data dir and a real StorageClient. */

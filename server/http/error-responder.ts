@@ -52,6 +52,16 @@ const SERVER_MESSAGES: Partial<Record<StorageErrorCode, string>> = {
   INTERNAL: 'Internal server error',
 };
 
+/**
+ * The details a 4xx answer carries beside `{ error, code }`, so a client can
+ * act on it: which file is used where, the limit a refused body broke.
+ */
+const CLIENT_DETAILS: Partial<Record<StorageErrorCode, readonly string[]>> = {
+  MEDIA_IN_USE: ['fileId', 'filename', 'usedIn'],
+  TOO_DEEP: ['maxDepth'],
+  CONTENT_TOO_LARGE: ['maxBytes'],
+};
+
 export function mapError(err: unknown, requestId: string): Mapped {
   if (err instanceof HttpError) {
     return { status: err.status, body: { error: err.message, code: err.code, ...err.extra }, headers: err.headers };
@@ -71,11 +81,8 @@ function mapStorageError(err: StorageError, requestId: string): Mapped {
   const status = noSpace ? 507 : STORAGE_STATUS[err.code];
   if (status < 500) {
     const body: Record<string, unknown> = { error: err.message, code: err.code };
-    const usedIn = err.details?.usedIn;
-    if (Array.isArray(usedIn)) body.usedIn = usedIn;
-    // The limit a refused body broke, so a client can say what to change.
-    for (const limit of ['maxDepth', 'maxBytes'] as const) {
-      if (typeof err.details?.[limit] === 'number') body[limit] = err.details[limit];
+    for (const key of CLIENT_DETAILS[err.code] ?? []) {
+      if (err.details?.[key] !== undefined) body[key] = err.details[key];
     }
     return { status, body, headers: {} };
   }

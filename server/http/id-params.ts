@@ -3,19 +3,8 @@
  * before it is used for anything (a storage call, a path join). A failure is
  * 400 `INVALID_ID` and names the parameter.
  */
+import { FILENAME_PATTERN, ID_PATTERN } from '../../shared/ids.js';
 import { HttpError } from './http-error.js';
-
-/** project ids, page ids, media file ids: letters, digits, `-`, `_`, 1–64 chars */
-export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
-/**
- * A stored file name inside one upload folder. Stored names are slugs with
- * an extension, but libraries created by earlier versions of the editor may
- * hold other plain names, so this accepts letters, digits, `.`, `_`, `-` —
- * and never `/`, `\`, NUL, a leading dot or `..`, so a name can never leave
- * its folder.
- */
-export const FILENAME_PATTERN = /^(?!.*\.\.)[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
 
 export const GLOBAL_WIDGET_TYPES = ['header', 'footer'] as const;
 export type GlobalWidgetType = (typeof GLOBAL_WIDGET_TYPES)[number];

@@ -3,8 +3,8 @@
  * answers a ping within a short time. A worker that does not answer makes
  * the health 503 rather than hanging the probe.
  */
+import { withDeadline } from '../../shared/deadline.js';
 import { StorageError } from '../../shared/errors.js';
-import type { WorkerPing } from '../../shared/storage-api.js';
 import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 
 const PING_TIMEOUT_MS = 2000;
@@ -13,7 +13,9 @@ export function healthRoutes(router: AppRouter, { storage }: Pick<RouteDeps, 'st
   router.get('/health', async (ctx) => {
     const base = { pid: process.pid, uptime: Math.round(process.uptime() * 1000) / 1000 };
     try {
-      const ping = await withTimeout(storage.ping(), PING_TIMEOUT_MS);
+      const ping = await withDeadline(storage.ping(), PING_TIMEOUT_MS, () => {
+        throw new StorageError('STORAGE_UNAVAILABLE', `storage ping took longer than ${PING_TIMEOUT_MS} ms`);
+      });
       ctx.body = { status: 'ok', ...base, storage: { ok: true, ...ping } };
     } catch (err) {
       const code = err instanceof StorageError ? err.code : 'STORAGE_UNAVAILABLE';
@@ -22,12 +24,4 @@ export function healthRoutes(router: AppRouter, { storage }: Pick<RouteDeps, 'st
       ctx.body = { status: 'unavailable', error: 'The storage worker does not answer', code, ...base, storage: { ok: false, code } };
     }
   });
-}
-
-function withTimeout(promise: Promise<WorkerPing>, ms: number): Promise<WorkerPing> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StorageError('STORAGE_UNAVAILABLE', `storage ping took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -10,10 +10,11 @@ import { StorageError } from '../../shared/errors.js';
 import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 import { HttpError } from '../http/http-error.js';
 import { requireFilename, requireId } from '../http/id-params.js';
+import { directoryBlobStore } from '../blob-store/directory-blob-store.js';
 import { FileMissing, sendFile } from '../serve/send-file.js';
-import { folderOfPath, isMediaFolder, uploadsDirOf } from '../upload/upload-paths.js';
+import { folderOfPath, isMediaFolder, uploadsDirOf } from '../../shared/project-paths.js';
 
-export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: RouteDeps): void {
+export function mediaFileRoutes(router: AppRouter, { storage, dataDir, blobs = directoryBlobStore }: RouteDeps): void {
   router.get('/api/media/projects/:projectId/media/:fileId', async (ctx) => {
     const projectId = requireId(ctx.params.projectId, 'projectId');
     const fileId = requireId(ctx.params.fileId, 'fileId');
@@ -22,7 +23,7 @@ export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: RouteDe
     if (!location) throw new StorageError('MEDIA_NOT_FOUND', `Media ${fileId} has no servable path`);
     const { folder } = await storage.getProject(projectId);
     try {
-      await sendFile(ctx, join(uploadsDirOf(dataDir, folder), location.folder, location.filename), location.filename);
+      await sendFile(ctx, blobs, join(uploadsDirOf(dataDir, folder), location.folder, location.filename), location.filename);
     } catch (err) {
       if (err instanceof FileMissing) throw new StorageError('MEDIA_NOT_FOUND', `The binary of media ${fileId} (${record.filename}) is missing`);
       throw err;
@@ -37,7 +38,7 @@ export function mediaFileRoutes(router: AppRouter, { storage, dataDir }: RouteDe
     // An unknown project is PROJECT_NOT_FOUND; a known one tells where its files live.
     const project = await storage.getProject(projectId);
     try {
-      await sendFile(ctx, join(uploadsDirOf(dataDir, project.folder), folder, filename), filename);
+      await sendFile(ctx, blobs, join(uploadsDirOf(dataDir, project.folder), folder, filename), filename);
     } catch (err) {
       if (!(err instanceof FileMissing)) throw err;
       throw new StorageError('MEDIA_NOT_FOUND', `No file ${folder}/${filename} in project ${projectId}`);

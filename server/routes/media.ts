@@ -6,11 +6,11 @@
  * are deleted.
  */
 import { z } from 'zod';
-import { StorageError } from '../../shared/errors.js';
-import { metadataFieldsFor, type MediaRecord, type MetadataPatch } from '../../shared/media-types.js';
+import { MAX_METADATA_LENGTH, metadataFieldsFor, type MediaRecord, type MetadataPatch } from '../../shared/media-types.js';
 import type { AppRouter, RouteDeps } from '../http/app-deps.js';
 import { HttpError } from '../http/http-error.js';
-import { ID_PATTERN, requireId } from '../http/id-params.js';
+import { ID_PATTERN } from '../../shared/ids.js';
+import { requireId } from '../http/id-params.js';
 import { readJsonBody } from '../http/json-body.js';
 import { stripHtml } from '../http/strip-html.js';
 import { validateBody } from '../http/validate-body.js';
@@ -18,10 +18,11 @@ import { commitUploads } from '../upload/commit-uploads.js';
 import { receiveUploads } from '../upload/receive-uploads.js';
 import { binaryPathsOf, removeFiles, reportRemoval } from '../upload/remove-binaries.js';
 import { ensureUploadFolders } from '../upload/upload-folders.js';
+import { directoryBlobStore } from '../blob-store/directory-blob-store.js';
 import { realUploadFs } from '../upload/upload-fs.js';
-import { uploadsDirOf } from '../upload/upload-paths.js';
+import { uploadsDirOf } from '../../shared/project-paths.js';
 
-const text = z.string().max(5000, 'must be at most 5000 characters').nullable().optional();
+const text = z.string().max(MAX_METADATA_LENGTH, `must be at most ${MAX_METADATA_LENGTH} characters`).nullable().optional();
 const MetadataBody = z.object({ alt: text, title: text, caption: text, description: text });
 
 const BulkDeleteBody = z.object({
@@ -32,6 +33,8 @@ const BulkDeleteBody = z.object({
 export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
   const { storage, config, dataDir, logger } = deps;
   const uploadFs = deps.uploadFs ?? realUploadFs;
+  const blobs = deps.blobs ?? directoryBlobStore;
+  const nameClaim = deps.uploadNameClaim ?? 'exclusive-create';
   const base = '/api/media/projects/:projectId';
 
   router.get(`${base}/media`, async (ctx) => {
@@ -52,13 +55,15 @@ export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
     // An unknown project is refused before a byte of the body is stored.
     const project = await storage.getProject(projectId);
     const uploadsDir = uploadsDirOf(dataDir, project.folder);
-    const changedDirs = await ensureUploadFolders(uploadsDir, projectId);
+    const changedDirs = await ensureUploadFolders(uploadsDir, projectId, nameClaim);
 
     const { prepared, rejected } = await receiveUploads(ctx.req, {
       uploadsDir,
       limits: config.uploadLimits,
       maxImagePixels: config.maxImagePixels,
       fs: uploadFs,
+      blobs,
+      nameClaim,
       maxFiles: config.maxFilesPerRequest,
       maxRequestBytes: config.maxRequestBytes,
       field: 'files',
@@ -73,7 +78,7 @@ export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
     }
 
     // Durable before acknowledged; binaries removed only when their records are certainly not stored.
-    const records = await commitUploads({ storage, fs: uploadFs, logger, requestId: ctx.state.requestId, projectId }, prepared, changedDirs);
+    const records = await commitUploads({ storage, fs: uploadFs, blobs, logger, requestId: ctx.state.requestId, projectId }, prepared, changedDirs);
     ctx.status = 201;
     ctx.body = {
       message: `${records.length} file${records.length === 1 ? '' : 's'} uploaded${rejected.length > 0 ? `, ${rejected.length} rejected` : ''}`,
@@ -104,23 +109,9 @@ export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
     const projectId = requireId(ctx.params.projectId, 'projectId');
     const fileId = requireId(ctx.params.fileId, 'fileId');
     // The in-use check happens inside the worker's commit, so a page save
-    // racing this delete either lands first (→ 409 here) or finds no file.
-    const result = await storage.deleteMedia(projectId, [fileId]);
-    const inUse = result.inUse[0];
-    if (inUse) {
-      ctx.status = 409;
-      ctx.body = {
-        error: `${inUse.filename} is in use by ${inUse.usedIn.join(', ')} and was not deleted`,
-        code: 'MEDIA_IN_USE',
-        fileId: inUse.id,
-        filename: inUse.filename,
-        usedIn: inUse.usedIn,
-      };
-      return;
-    }
-    const deleted = result.deleted[0];
-    if (!deleted) throw new StorageError('MEDIA_NOT_FOUND', `No media file ${fileId} in project ${projectId}`);
-    await removeBinaries(deps, projectId, result.deleted, ctx.state.requestId);
+    // racing this delete either lands first (→ MEDIA_IN_USE, 409) or finds no file.
+    const deleted = await storage.deleteMediaFile(projectId, fileId);
+    await removeBinaries(deps, projectId, [deleted], ctx.state.requestId);
     ctx.body = { success: true, message: `${deleted.filename} deleted`, fileId: deleted.id, filename: deleted.filename };
   });
 
@@ -158,6 +149,6 @@ export function mediaRoutes(router: AppRouter, deps: RouteDeps): void {
 /** After the records are gone: remove their variants and originals; failures are logged, not fatal. */
 async function removeBinaries(deps: RouteDeps, projectId: string, records: readonly MediaRecord[], requestId: string): Promise<void> {
   const uploadsDir = uploadsDirOf(deps.dataDir, (await deps.storage.getProject(projectId)).folder);
-  const failures = await removeFiles(records.flatMap((r) => binaryPathsOf(uploadsDir, r)));
+  const failures = await removeFiles(deps.blobs ?? directoryBlobStore, records.flatMap((r) => binaryPathsOf(uploadsDir, r)));
   reportRemoval(deps.logger, requestId, failures);
 }

@@ -9,10 +9,8 @@
  * Stored names are reused after a delete (`photo.jpg` can come back with other
  * bytes), so responses are `no-cache`: the browser keeps them but revalidates.
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import type { ParameterizedContext } from 'koa';
-import { errnoCode } from '../../shared/errno.js';
+import type { BlobStore, OpenBlob } from '../blob-store/blob-store.js';
 import { HttpError } from '../http/http-error.js';
 import { ioError } from '../io-error.js';
 import { parseRange } from './byte-range.js';
@@ -25,27 +23,20 @@ export class FileMissing extends Error {
   override readonly name = 'FileMissing';
 }
 
-// O_NOFOLLOW: a symlink planted in an upload folder is not followed out of it.
-// (Undefined on Windows, where the flag does not exist.)
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
-
 /** `filename` is the stored name (validated by the caller): it tells SVG apart and names a download. */
-export async function sendFile(ctx: ParameterizedContext, absPath: string, filename: string): Promise<void> {
-  let handle: FileHandle;
+export async function sendFile(ctx: ParameterizedContext, blobs: BlobStore, absPath: string, filename: string): Promise<void> {
+  let blob: OpenBlob | undefined;
   try {
-    handle = await open(absPath, OPEN_FLAGS);
+    blob = await blobs.open(absPath);
   } catch (err) {
-    const errno = errnoCode(err);
-    if (errno === 'ENOENT' || errno === 'ENOTDIR' || errno === 'ELOOP' || errno === 'EISDIR') throw new FileMissing(absPath);
     throw ioError(err, 'Opening a stored file');
   }
+  if (!blob) throw new FileMissing(absPath);
+  const { handle, size, mtimeMs } = blob;
   let streaming = false;
   try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new FileMissing(absPath);
-    const size = st.size;
-    const etag = `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
-    const lastModified = new Date(Math.floor(st.mtimeMs / 1000) * 1000);
+    const etag = `"${size.toString(16)}-${Math.floor(mtimeMs).toString(16)}"`;
+    const lastModified = new Date(Math.floor(mtimeMs / 1000) * 1000);
 
     const { contentType, download } = await servedTypeOf(handle, filename);
     ctx.set('Content-Type', contentType);

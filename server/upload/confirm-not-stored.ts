@@ -22,6 +22,7 @@
  * doctor command reports and removes it); a record without bytes is not.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withDeadline } from '../../shared/deadline.js';
 import { StorageError } from '../../shared/errors.js';
 import type { StorageApi } from '../../shared/storage-api.js';
 
@@ -35,13 +36,7 @@ const DEADLINE_MS = 10_000;
 const RETRYABLE = new Set(['STORAGE_UNAVAILABLE', 'LOCK_TIMEOUT']);
 
 export async function confirmNotStored(storage: StorageApi, projectId: string, ids: readonly string[]): Promise<Set<string> | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, DEADLINE_MS, undefined)));
-  try {
-    return await Promise.race([ask(storage, projectId, ids), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withDeadline(ask(storage, projectId, ids), DEADLINE_MS, () => undefined);
 }
 
 async function ask(storage: StorageApi, projectId: string, ids: readonly string[]): Promise<Set<string> | undefined> {

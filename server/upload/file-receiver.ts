@@ -15,18 +15,21 @@
  * unread, and destroying a part's stream stalls it for good.
  */
 import { randomUUID } from 'node:crypto';
-import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { NewMediaRecord } from '../../shared/media-types.js';
+import { StorageError } from '../../shared/errors.js';
+import { initialMetadataFor, type NewMediaRecord } from '../../shared/media-types.js';
+import { servedFolderOf } from '../../shared/project-paths.js';
 import { errnoCode } from '../../shared/errno.js';
+import type { BlobStore } from '../blob-store/blob-store.js';
 import type { UploadLimits } from '../config.js';
 import { ioError } from '../io-error.js';
 import { claimName, type ClaimedName } from './claim-name.js';
 import type { FileHandle } from 'node:fs/promises';
 import { ImageRejected, readRasterInfo, verifyDecodes, writeVariants } from './image-variants.js';
 import { ACCEPTED_LABELS, SVG_TYPE, type AcceptedType } from './media-kinds.js';
-import { extensionOf, slugify } from './slug.js';
+import { extensionOf, storedNameSlug } from './slug.js';
+import { stageName, type NameClaim, type StagedNames } from './upload-name-claim.js';
 import { SNIFF_BYTES, sniff } from './sniff.js';
 import { inspectSvg } from './svg-inspect.js';
 import type { UploadFs } from './upload-fs.js';
@@ -38,6 +41,9 @@ export interface UploadTarget {
   maxImagePixels: number;
   /** fsyncs every file written (the caller fsyncs their folders before committing) */
   fs: UploadFs;
+  blobs: BlobStore;
+  /** how a stored name is claimed (upload-name-claim.ts) */
+  nameClaim: NameClaim;
 }
 
 export type RejectionCode = 'UNSUPPORTED_MEDIA_TYPE' | 'PAYLOAD_TOO_LARGE' | 'INVALID_IMAGE' | 'UNSAFE_SVG' | 'TOO_MANY_FILES' | 'UNEXPECTED_FIELD';
@@ -52,6 +58,8 @@ export interface PreparedFile {
   record: NewMediaRecord;
   /** absolute paths written for it: size variants first, the original last */
   paths: string[];
+  /** present when written under a staging name: the name is claimed at commit (upload-name-claim.ts) */
+  staged?: StagedNames;
 }
 
 export type FileOutcome = { ok: true; file: PreparedFile } | { ok: false; rejection: Rejection };
@@ -64,6 +72,7 @@ export class FileReceiver {
   private received = 0;
   private type: AcceptedType | undefined;
   private claimed: ClaimedName | undefined;
+  private staged: StagedNames | undefined;
   private rejection: Rejection | undefined;
   /** an I/O failure, thrown once the stream has been read to its end */
   private failure: unknown;
@@ -135,7 +144,7 @@ export class FileReceiver {
       return;
     }
     try {
-      this.claimed = await claimName(join(this.target.uploadsDir, type.folder), slugify(this.originalName), type.ext);
+      this.claimed = await this.claim(join(this.target.uploadsDir, type.folder), type.ext);
       this.written.push(this.claimed.path);
       await writeAll(this.claimed.handle, head);
     } catch (err) {
@@ -148,7 +157,7 @@ export class FileReceiver {
   private async finish(): Promise<PreparedFile | undefined> {
     const type = this.type!;
     const folderDir = join(this.target.uploadsDir, type.folder);
-    const urlDir = `/uploads/${type.folder}`;
+    const urlDir = servedFolderOf(type.folder);
     let width: number | null = null;
     let height: number | null = null;
     let sizes: NewMediaRecord['sizes'] = {};
@@ -163,7 +172,7 @@ export class FileReceiver {
         return undefined;
       }
       try {
-        this.claimed = await claimName(folderDir, slugify(this.originalName), type.ext);
+        this.claimed = await this.claim(folderDir, type.ext);
         this.written.push(this.claimed.path);
         await writeAll(this.claimed.handle, body);
       } catch (err) {
@@ -188,7 +197,7 @@ export class FileReceiver {
         // an orphaned variant must never outlive its original.
         const variantPaths: string[] = [];
         try {
-          sizes = await writeVariants(claimed.path, folderDir, urlDir, stem, type.ext, info, this.target.maxImagePixels, this.target.fs, variantPaths);
+          sizes = await writeVariants(claimed.path, folderDir, urlDir, stem, type.ext, info, this.target.maxImagePixels, this.target.fs, this.target.blobs, variantPaths);
         } finally {
           this.written.unshift(...variantPaths);
         }
@@ -196,13 +205,22 @@ export class FileReceiver {
         if (Object.keys(sizes).length === 0) await verifyDecodes(claimed.path, info, this.target.maxImagePixels);
       } catch (err) {
         if (!(err instanceof ImageRejected)) throw err;
-        const code = err.message.includes('decompression-bomb') ? 'PAYLOAD_TOO_LARGE' : 'INVALID_IMAGE';
-        await this.reject(code, `Image refused: ${err.message}`);
+        await this.reject(err.code, `Image refused: ${err.message}`);
         return undefined;
       }
     }
 
-    return { record: editorRecord(type, claimed.filename, this.originalName, this.received, `${urlDir}/${claimed.filename}`, width, height, sizes), paths: [...this.written] };
+    const record = editorRecord(type, claimed.filename, this.originalName, this.received, `${urlDir}/${claimed.filename}`, width, height, sizes);
+    return { record, paths: [...this.written], ...(this.staged ? { staged: this.staged } : {}) };
+  }
+
+  /** The final name now (exclusive create), or a staging name whose final name the commit claims. */
+  private async claim(dir: string, ext: string): Promise<ClaimedName> {
+    const slug = storedNameSlug(this.originalName);
+    if (this.target.nameClaim === 'exclusive-create') return claimName(this.target.blobs, dir, slug, ext);
+    const { claimed, staged } = await stageName(this.target.blobs, dir, slug, ext);
+    this.staged = staged;
+    return claimed;
   }
 
   private cap(): number {
@@ -237,14 +255,9 @@ export class FileReceiver {
       await this.claimed.handle.close().catch(() => undefined); // already closed, or failing disk: the unlink below is what matters
     }
     const paths = this.written.splice(0);
-    for (const path of paths) {
-      try {
-        await unlink(path);
-      } catch (err) {
-        // ENOENT: never created (a failed write) or already removed.
-        if (errnoCode(err) !== 'ENOENT') this.failure ??= ioError(err, 'Removing a rejected upload');
-      }
-    }
+    // A missing file is fine: never created (a failed write) or already removed.
+    const [failed] = await this.target.blobs.remove(paths);
+    if (failed) this.failure ??= new StorageError('STORAGE_IO', `Removing a rejected upload failed (${failed.errno})`, { errno: failed.errno });
   }
 }
 
@@ -276,7 +289,6 @@ function editorRecord(
   height: number | null,
   sizes: NewMediaRecord['sizes'],
 ): NewMediaRecord {
-  const timed = type.kind === 'video' || type.kind === 'audio';
   return {
     id: randomUUID(),
     filename,
@@ -285,7 +297,7 @@ function editorRecord(
     size,
     uploaded: new Date().toISOString(),
     path,
-    metadata: timed ? { title: '', description: '' } : { alt: '', title: '' },
+    metadata: initialMetadataFor(type.mime),
     ...(type.raster ? { width, height } : {}),
     sizes,
     ...(type.kind === 'video' ? { thumbnail: null } : {}),

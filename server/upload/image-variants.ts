@@ -18,10 +18,10 @@
  * and an image too small for any variant goes through `verifyDecodes`.
  * Decoding twice would cost ~60 ms on a 1600×1200 JPEG here.
  */
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import type { MediaSizeVariant } from '../../shared/media-types.js';
+import type { BlobStore } from '../blob-store/blob-store.js';
 import { ioError } from '../io-error.js';
 import type { UploadFs } from './upload-fs.js';
 
@@ -40,8 +40,20 @@ export interface RasterInfo {
   pages: number;
 }
 
+/**
+ * An image refused for what it is, with the code the upload answers:
+ * PAYLOAD_TOO_LARGE for more pixels than allowed (decompression-bomb
+ * protection), INVALID_IMAGE for anything that does not decode. The caller
+ * reads the code; the message is for people.
+ */
 export class ImageRejected extends Error {
   override readonly name = 'ImageRejected';
+  constructor(
+    readonly code: 'INVALID_IMAGE' | 'PAYLOAD_TOO_LARGE',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 const RASTER_FORMATS = new Set(['jpeg', 'png', 'gif', 'webp']);
@@ -58,17 +70,18 @@ export async function readRasterInfo(path: string, maxPixels: number): Promise<R
   try {
     meta = await sharp(path, { limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new ImageRejected(`the image could not be read (${cleanMessage(err, path)})`);
+    throw new ImageRejected('INVALID_IMAGE', `the image could not be read (${cleanMessage(err, path)})`);
   }
   const pages = meta.pages ?? 1;
   const frameHeight = meta.pageHeight ?? meta.height;
   const pixels = meta.width * frameHeight * pages;
   if (pixels > maxPixels) {
     throw new ImageRejected(
+      'PAYLOAD_TOO_LARGE',
       `the image is ${meta.width}×${frameHeight} px${pages > 1 ? ` × ${pages} frames` : ''} = ${pixels} pixels, over the limit of ${maxPixels} (decompression-bomb protection)`,
     );
   }
-  if (!RASTER_FORMATS.has(meta.format)) throw new ImageRejected(`the decoder sees ${meta.format}, not the detected type`);
+  if (!RASTER_FORMATS.has(meta.format)) throw new ImageRejected('INVALID_IMAGE', `the decoder sees ${meta.format}, not the detected type`);
   const swapped = (meta.orientation ?? 1) >= 5;
   return {
     width: swapped ? frameHeight : meta.width,
@@ -100,7 +113,7 @@ export async function verifyDecodes(path: string, info: RasterInfo, maxPixels: n
 const RAW_DECODE_MAX_PIXELS = 4_000_000;
 
 function corrupt(err: unknown, path: string): ImageRejected {
-  return new ImageRejected(`the image data is corrupt or truncated (${cleanMessage(err, path)})`);
+  return new ImageRejected('INVALID_IMAGE', `the image data is corrupt or truncated (${cleanMessage(err, path)})`);
 }
 
 /**
@@ -118,6 +131,7 @@ export async function writeVariants(
   info: RasterInfo,
   maxPixels: number,
   fs: UploadFs,
+  blobs: BlobStore,
   written: string[],
 ): Promise<Record<string, MediaSizeVariant>> {
   const sizes: Record<string, MediaSizeVariant> = {};
@@ -137,7 +151,8 @@ export async function writeVariants(
     const path = join(dir, filename);
     written.push(path);
     try {
-      await writeDurably(fs, path, out.data);
+      // Fsynced before close: a variant is acknowledged with its upload, so it must be on disk too.
+      await blobs.put(path, out.data, (handle) => fs.syncFile(handle, path));
     } catch (err) {
       throw ioError(err, `Writing the ${name} variant`);
     }
@@ -150,17 +165,6 @@ export async function writeVariants(
     };
   }
   return sizes;
-}
-
-/** Write, then fsync before close: a variant is acknowledged with its upload, so it must be on disk too. */
-async function writeDurably(fs: UploadFs, path: string, data: Buffer): Promise<void> {
-  const handle = await open(path, 'w', 0o644);
-  try {
-    await handle.writeFile(data);
-    await fs.syncFile(handle, path);
-  } finally {
-    await handle.close();
-  }
 }
 
 /** sharp's message without the server's file path. */

@@ -111,7 +111,7 @@ export async function receiveUploads(req: IncomingMessage, options: UploadOption
   }
   const failure = requestError ?? fileError;
   if (failure !== undefined) {
-    await removeFiles(prepared.flatMap((p) => p.paths));
+    await removeFiles(options.blobs, prepared.flatMap((p) => p.paths));
     throw failure;
   }
   return { prepared, rejected };

@@ -11,12 +11,16 @@ import { dirname, join } from 'node:path';
 import { StorageError } from '../../shared/errors.js';
 import { errnoCode } from '../../shared/errno.js';
 import { ioError } from '../io-error.js';
-import { MEDIA_FOLDERS } from './upload-paths.js';
+import type { NameClaim } from './upload-name-claim.js';
+import { MEDIA_FOLDERS } from '../../shared/project-paths.js';
 
 /** Returns the directories that gained an entry (parents of what was created): they need an fsync before the upload is acknowledged. */
-export async function ensureUploadFolders(uploadsDir: string, projectId: string): Promise<string[]> {
+export async function ensureUploadFolders(uploadsDir: string, projectId: string, nameClaim: NameClaim = 'exclusive-create'): Promise<string[]> {
   const changed: string[] = [];
-  for (const dir of [uploadsDir, ...MEDIA_FOLDERS.map((f) => join(uploadsDir, f))]) {
+  // With a database backend the project is a row, not a directory: the
+  // storage has just confirmed it exists, so its folder may be made here.
+  const parents = nameClaim === 'storage-record' ? [dirname(dirname(uploadsDir)), dirname(uploadsDir)] : [];
+  for (const dir of [...parents, uploadsDir, ...MEDIA_FOLDERS.map((f) => join(uploadsDir, f))]) {
     try {
       await mkdir(dir);
       changed.push(dirname(dir));

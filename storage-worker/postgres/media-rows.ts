@@ -7,20 +7,14 @@
 import type { MediaRecord, NewMediaRecord } from '../../shared/media-types.js';
 import type { Queryable } from './database.js';
 
-/** Records are stored with `/uploads/…`; a legacy path without the slash is the same served path (as usage-extraction's index has it). */
-export function servedPath(path: string): string {
-  return path.startsWith('/') ? path : `/${path}`;
-}
-
-/** The paths a record serves: its own, then each variant's, unique, leading slash. */
-export function servedPathsOf(record: Pick<MediaRecord, 'path' | 'sizes'>): string[] {
-  return [...new Set([record.path, ...Object.values(record.sizes).map((s) => s.path)].map(servedPath))];
-}
-
-/** The JSON text stored for a record: everything but `usedIn`. */
+/**
+ * The JSON text stored for a record: everything but the sources in `usedIn`.
+ * A record that has the key keeps it, empty, where it stands: an answer
+ * overwrites it in place, so the editor's key order (`usedIn` before a later
+ * version's fields) survives a trip through the database.
+ */
 export function storedRecordText(record: NewMediaRecord | MediaRecord): string {
-  const { usedIn: _usage, ...rest } = record as MediaRecord;
-  return JSON.stringify(rest);
+  return JSON.stringify('usedIn' in record ? { ...record, usedIn: [] } : record);
 }
 
 export interface MediaRow {

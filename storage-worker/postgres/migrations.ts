@@ -77,4 +77,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // mediastore migrate / export (storage-worker/migration/): the editor's
+    // projects.json entry travels with its project (every field of it, so an
+    // export writes it back as it was; NULL: a folder that had no entry), and
+    // each imported project remembers the fingerprint of the files it came
+    // from, so a second run knows what changed on which side.
+    version: 2,
+    name: 'registry entries, file migration fingerprints',
+    sql: `
+      ALTER TABLE projects ADD COLUMN registry_entry json;
+      CREATE TABLE file_migrations (
+        project_id   text PRIMARY KEY REFERENCES projects (id) ON DELETE CASCADE,
+        fingerprint  text NOT NULL,
+        migrated_at  timestamptz NOT NULL
+      );
+    `,
+  },
 ];

@@ -11,7 +11,7 @@ import { Database, type DatabaseOptions, type Queryable } from './database.js';
 import { runMigrations } from './migrate.js';
 import { storageErrorFromPg } from './pg-errors.js';
 import { PostgresLibrary } from './postgres-library.js';
-import { projectIdCandidates } from './project-id-slug.js';
+import { projectIdCandidates } from '../project-id-candidates.js';
 import { ProjectWriteOrder } from './write-order.js';
 
 export type PostgresBackendOptions = DatabaseOptions;
@@ -71,15 +71,22 @@ export class PostgresBackend implements LibraryBackend {
       const taken = new Set(rows.map((r) => r.v));
       for (const id of candidates) {
         if (taken.has(id)) continue;
+        // registry_entry: the projects.json entry the file backend would write for it, so an export registers it for the editor.
         const made = await q.query<ProjectRow>(
-          'INSERT INTO projects (id, folder, name, created_at) VALUES ($1, $1, $2, $3) ON CONFLICT DO NOTHING RETURNING *',
-          [id, input.name, createdAt],
+          `INSERT INTO projects (id, folder, name, created_at, registry_entry)
+           VALUES ($1, $1, $2, $3, json_build_object('id', $1::text, 'folderName', $1::text, 'name', $2::text, 'created', $4::text, 'updated', $4::text))
+           ON CONFLICT DO NOTHING RETURNING *`,
+          [id, input.name, createdAt, createdAt.toISOString()],
         );
         if (made.rows[0]) return infoOf(made.rows[0]);
       }
       if (input.id !== undefined) throw new StorageError('PROJECT_EXISTS', `a project with id ${input.id} already exists`, { projectId: input.id });
       throw new StorageError('PROJECT_EXISTS', `could not find a free project id for ${JSON.stringify(input.name)}`);
     });
+  }
+
+  async probe(): Promise<void> {
+    await this.run('read', (q) => q.query('SELECT 1'));
   }
 
   async listProjects(): Promise<ProjectInfo[]> {

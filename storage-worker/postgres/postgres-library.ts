@@ -13,7 +13,7 @@
  */
 import { StorageError } from '../../shared/errors.js';
 import {
-  metadataFieldsFor,
+  applyMetadataPatch,
   type DeleteMediaResult,
   type MediaDocument,
   type MediaRecord,
@@ -26,11 +26,10 @@ import {
 import type { MediaLibrary } from '../library-backend.js';
 import { extractMediaPaths } from '../usage-extraction.js';
 import type { Database, Queryable } from './database.js';
-import { answerOf, selectMedia, servedPath, servedPathsOf, storedRecordText } from './media-rows.js';
+import { servedFormOf, servedPathsOf } from '../../shared/project-paths.js';
+import { answerOf, selectMedia, storedRecordText } from './media-rows.js';
 import { markingSources, matchPaths, setSourceUsage } from './usage-rows.js';
 import type { ProjectWriteOrder } from './write-order.js';
-
-const MAX_METADATA_LENGTH = 5000;
 
 export class PostgresLibrary implements MediaLibrary {
   constructor(
@@ -71,7 +70,7 @@ export class PostgresLibrary implements MediaLibrary {
   /** Refuses duplicate ids or paths (in the library or within `records`) with INVALID_INPUT, adding nothing. */
   async addMedia(records: NewMediaRecord[]): Promise<MediaRecord[]> {
     return this.writing(async (q) => {
-      const allPaths = records.flatMap((r) => [r.path, ...Object.values(r.sizes).map((s) => s.path)]).map(servedPath);
+      const allPaths = records.flatMap((r) => [r.path, ...Object.values(r.sizes).map((s) => s.path)]).map(servedFormOf);
       const existingIds = await this.column(q, 'SELECT id AS v FROM media WHERE project_id = $1 AND id = ANY($2::text[])', records.map((r) => r.id));
       const takenPaths = await this.column(q, 'SELECT path AS v FROM media_paths WHERE project_id = $1 AND path = ANY($2::text[])', allPaths);
       // The checks in media-operations.ts addMedia's order, so the same input meets the same refusal.
@@ -82,7 +81,7 @@ export class PostgresLibrary implements MediaLibrary {
           throw new StorageError('INVALID_INPUT', `a media file with id ${rec.id} already exists`, { id: rec.id });
         }
         for (const path of [rec.path, ...Object.values(rec.sizes).map((s) => s.path)]) {
-          const served = servedPath(path);
+          const served = servedFormOf(path);
           if (takenPaths.has(served) || paths.has(served)) {
             throw new StorageError('INVALID_INPUT', `a media file with path ${path} already exists`, { path });
           }
@@ -121,11 +120,7 @@ export class PostgresLibrary implements MediaLibrary {
     return this.writing(async (q) => {
       const row = await this.oneRecord(q, fileId);
       const metadata = { ...row.record.metadata };
-      // Only the fields the file's type keeps (shared/media-types.ts), each cut to 5000.
-      for (const field of metadataFieldsFor(row.record.type)) {
-        const value = patch[field];
-        if (value !== undefined) metadata[field] = value.slice(0, MAX_METADATA_LENGTH);
-      }
+      applyMetadataPatch(metadata, row.record.type, patch);
       const record: MediaRecord = { ...row.record, metadata };
       await q.query('UPDATE media SET record = $3::json WHERE project_id = $1 AND id = $2', [this.projectId, fileId, storedRecordText(record)]);
       return answerOf({ ...row, record });

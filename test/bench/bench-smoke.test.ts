@@ -90,7 +90,8 @@ Bench('quick run of two cells: every variant runs without errors and the JSON ho
     const readKeys = results.reads.map((r) => `${r.variant}: ${r.name}`);
     assert.ok(readKeys.some((k) => k.startsWith('mediastore-client: usage')), readKeys.join(', '));
     assert.ok(readKeys.some((k) => k.startsWith('mediastore-http: GET')), readKeys.join(', '));
-    assert.equal(results.noops.map((n) => n.variant).sort(), ['mediastore-client', 'mediastore-http']);
+    assert.equal(results.noops.map((n) => n.variant).sort(), ['mediastore-client', 'mediastore-http', 'mediastore-http-postgres', 'mediastore-postgres']);
+    assert.ok(readKeys.some((k) => k.startsWith('mediastore-postgres: usage')), readKeys.join(', '));
     // at N=100 only the HTTP-vs-client target applies
     assert.equal(results.targets.map((t) => t.target), ['C=64 N=100: HTTP ≥ 50 % of storage client']);
 

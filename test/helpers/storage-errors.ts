@@ -22,12 +22,17 @@ export function readable<A extends unknown[]>(fn: (...args: A) => Promise<void>)
 }
 
 /** The StorageError a promise rejects with; fails the test if it resolves or rejects with anything else. */
-export async function rejection(promise: Promise<unknown>): Promise<StorageError> {
+export function rejection(promise: Promise<unknown>): Promise<StorageError> {
+  return rejectionOf(promise, StorageError);
+}
+
+/** The error of class `type` a promise rejects with; fails the test if it resolves or rejects with anything else. */
+export async function rejectionOf<E extends Error>(promise: Promise<unknown>, type: abstract new (...args: never[]) => E): Promise<E> {
   try {
     await promise;
   } catch (err) {
-    assert.instance(err, StorageError);
-    return err as StorageError;
+    assert.instance(err, type);
+    return err as E;
   }
   assert.unreachable('expected a rejection');
   throw new Error('unreachable');

@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
+import { PROJECT_FILE, PROJECT_SUBDIRS, projectDirOf } from '../../shared/project-paths.js';
 import { ProjectStore } from '../../storage-worker/project-store.js';
 import { WorkerCounters } from '../../storage-worker/worker-counters.js';
 import * as ops from '../../storage-worker/media-operations.js';
@@ -21,10 +22,9 @@ export interface StoreUnderTest {
 
 /** Creates `<dataDir>/projects/<id>` with an initialised media.json and opens a store on it. */
 export async function openStore(dataDir: string, projectId = 'p', fs = new ObservedFs()): Promise<StoreUnderTest> {
-  const projectDir = join(dataDir, 'projects', projectId);
-  await mkdir(join(projectDir, 'uploads', 'images'), { recursive: true });
-  await mkdir(join(projectDir, 'pages', 'global'), { recursive: true });
-  await writeFile(join(projectDir, 'project.json'), JSON.stringify({ id: projectId, name: projectId, createdAt: new Date().toISOString() }));
+  const projectDir = projectDirOf(dataDir, projectId);
+  for (const sub of PROJECT_SUBDIRS) await mkdir(join(projectDir, sub), { recursive: true });
+  await writeFile(join(projectDir, PROJECT_FILE), JSON.stringify({ id: projectId, name: projectId, createdAt: new Date().toISOString() }));
   const counters = new WorkerCounters();
   const store = new ProjectStore(projectId, projectDir, {
     fs,

@@ -48,18 +48,14 @@ export async function runParallel(
     if (call.rendered) pathsByToken.set((call.rendered.content as { token: string }).token, call.rendered.paths);
   }
   tally.commands += calls.length;
+  const before = await readProjectBytes(dataDir, projectId);
   const outcomes = await Promise.all(calls.map(({ cmd, call }) => targets[cmd.via % targets.length]!.call(call.method, call.args)));
 
   // Read everything from disk at once, before any process touches the project again.
-  const mediaText = await readFile(mediaJsonOf(dataDir, projectId), 'utf8');
+  const after = await readProjectBytes(dataDir, projectId);
+  const mediaText = after.media;
   const contentOnDisk = new Map<string, unknown>();
-  for (const source of SOURCES) {
-    const text = await readFile(contentFile(projectDirOf(dataDir, projectId), source), 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return null;
-      throw err;
-    });
-    if (text !== null) contentOnDisk.set(source, JSON.parse(text));
-  }
+  for (const [source, text] of after.content) contentOnDisk.set(source, JSON.parse(text));
 
   const problems: string[] = [];
   calls.forEach(({ cmd, call }, i) => {
@@ -70,7 +66,13 @@ export async function runParallel(
   });
   const records = validDocument(mediaText, problems);
   if (records) {
-    checkUsage(records, contentOnDisk, pathsByToken, problems);
+    // Opening and reading never write (the editor may be running on the same
+    // files): a library the editor wrote keeps its own reading — no `usedIn`
+    // until usage is first computed — until a write call of ours reconciles
+    // it. So when not one byte of the project changed, its marks are the
+    // initial state's, not ours to judge; any change (a write call always
+    // reconciles first) makes every mark ours.
+    if (!sameBytes(before, after)) checkUsage(records, contentOnDisk, pathsByToken, problems);
     checkAcknowledged(records, startIds, calls.map((c) => c.call), outcomes, problems);
   }
   if (problems.length > 0) throw new Error(`after the parallel batch:\n  ${problems.join('\n  ')}`);
@@ -154,4 +156,29 @@ function checkAcknowledged(records: readonly ModelRecord[], startIds: readonly s
       problems.push(`acknowledged metadata of ${id} is ${JSON.stringify(only)} but media.json has ${JSON.stringify(diskMetadata)}`);
     }
   }
+}
+
+interface ProjectBytes {
+  media: string;
+  /** content file text by source, for the sources that have one */
+  content: Map<string, string>;
+}
+
+async function readProjectBytes(dataDir: string, projectId: string): Promise<ProjectBytes> {
+  const media = await readFile(mediaJsonOf(dataDir, projectId), 'utf8');
+  const content = new Map<string, string>();
+  for (const source of SOURCES) {
+    const text = await readFile(contentFile(projectDirOf(dataDir, projectId), source), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    });
+    if (text !== null) content.set(source, text);
+  }
+  return { media, content };
+}
+
+function sameBytes(a: ProjectBytes, b: ProjectBytes): boolean {
+  if (a.media !== b.media || a.content.size !== b.content.size) return false;
+  for (const [source, text] of a.content) if (b.content.get(source) !== text) return false;
+  return true;
 }

@@ -8,9 +8,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PostgresBackend } from '../../storage-worker/postgres/postgres-backend.js';
 import { makeImageRecords } from '../helpers/media-records.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
 import { readable, rejection } from '../helpers/storage-errors.js';
-import { saveContent } from './library-contract-checks.js';
+import { saveContent } from '../helpers/content-saves.js';
 
 const test = suite('project lock timeout');
 let server: TestPostgres;

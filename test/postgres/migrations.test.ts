@@ -11,7 +11,7 @@ import { StorageError } from '../../shared/errors.js';
 import { runMigrations } from '../../storage-worker/postgres/migrate.js';
 import { MIGRATIONS } from '../../storage-worker/postgres/migrations.js';
 import { PostgresBackend } from '../../storage-worker/postgres/postgres-backend.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
 import { readable, rejection } from '../helpers/storage-errors.js';
 
 const test = suite('migrations');

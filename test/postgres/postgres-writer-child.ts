@@ -13,7 +13,7 @@ import type { MediaRecord } from '../../shared/media-types.js';
 import { PostgresBackend } from '../../storage-worker/postgres/postgres-backend.js';
 import { emit, fail, numberArg, stringArg } from '../fixtures/lock-io.js';
 import { makeImageRecords } from '../helpers/media-records.js';
-import { saveContent } from './library-contract-checks.js';
+import { saveContent } from '../helpers/content-saves.js';
 
 const databaseUrl = stringArg(2, 'databaseUrl');
 const projectId = stringArg(3, 'projectId');

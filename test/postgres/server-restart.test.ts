@@ -11,9 +11,9 @@ import * as assert from 'uvu/assert';
 import { StorageError } from '../../shared/errors.js';
 import { PostgresBackend } from '../../storage-worker/postgres/postgres-backend.js';
 import { makeImageRecords } from '../helpers/media-records.js';
-import { startTestPostgres, type OwnServer, type TestPostgres } from '../helpers/postgres-server.js';
+import { startTestPostgres, type OwnServer, type TestPostgres } from '../../scripts/throwaway-postgres.js';
 import { readable, rejection } from '../helpers/storage-errors.js';
-import { saveContent } from './library-contract-checks.js';
+import { saveContent } from '../helpers/content-saves.js';
 
 const LOOPS = 6;
 

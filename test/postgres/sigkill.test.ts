@@ -12,9 +12,9 @@ import { PostgresBackend } from '../../storage-worker/postgres/postgres-backend.
 import { extractMediaPaths } from '../../storage-worker/usage-extraction.js';
 import { JsonLineChild } from '../fixtures/json-line-child.js';
 import { makeImageRecords } from '../helpers/media-records.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
 import { readable } from '../helpers/storage-errors.js';
-import { saveContent } from './library-contract-checks.js';
+import { saveContent } from '../helpers/content-saves.js';
 
 const CHILD = '../postgres/postgres-writer-child';
 

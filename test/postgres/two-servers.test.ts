@@ -15,9 +15,9 @@ import type { MediaLibrary } from '../../storage-worker/library-backend.js';
 import { PostgresBackend } from '../../storage-worker/postgres/postgres-backend.js';
 import { extractMediaPaths } from '../../storage-worker/usage-extraction.js';
 import { makeImageRecords } from '../helpers/media-records.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres-server.js';
+import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
 import { readable } from '../helpers/storage-errors.js';
-import { saveContent } from './library-contract-checks.js';
+import { saveContent } from '../helpers/content-saves.js';
 
 const PAGES = ['home', 'about', 'blog', 'shop', 'contact', 'team', 'global:header', 'global:footer'];
 const LOOPS_PER_SERVER = 4;

@@ -28,7 +28,7 @@ import { parseStamp } from '../../storage-worker/lock-stamp.js';
 import { parseMediaDocument } from '../../storage-worker/media-document-schema.js';
 import { parseTempName } from '../../storage-worker/temp-file-name.js';
 import { JsonLineChild, type ChildLine } from '../fixtures/json-line-child.js';
-import { readDiskUsage } from '../helpers/disk-usage.js';
+import { readDiskUsage } from '../../scripts/disk-usage.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { readable } from '../helpers/storage-errors.js';
 

@@ -102,4 +102,32 @@ test(
   ),
 );
 
+test(
+  'a delete of one file in use is MEDIA_IN_USE naming it and its sources, and keeps it; a free one answers its record',
+  readable(() =>
+    withService(async (service) => {
+      await service.createProject({ id: 'p', name: 'P' });
+      const [used, free] = await service.addMedia('p', makeImageRecords(2));
+      await service.saveContent('p', 'home', { hero: used!.path });
+      const refused = await rejection(service.deleteMediaFile('p', used!.id));
+      assert.is(refused.code, 'MEDIA_IN_USE');
+      assert.equal(refused.details, { fileId: used!.id, filename: used!.filename, usedIn: ['home'] });
+      assert.is((await service.getMedia('p', used!.id)).id, used!.id);
+      assert.is((await service.deleteMediaFile('p', free!.id)).id, free!.id);
+      assert.is((await rejection(service.deleteMediaFile('p', free!.id))).code, 'MEDIA_NOT_FOUND');
+      assert.is((await rejection(service.deleteMediaFile('p', '../x'))).code, 'INVALID_INPUT');
+    }),
+  ),
+);
+
+test(
+  'a project created by name gets the shared slug as its id: "Résumé" is resume, the next one resume-2',
+  readable(() =>
+    withService(async (service) => {
+      assert.is((await service.createProject({ name: 'Résumé' })).id, 'resume');
+      assert.is((await service.createProject({ name: 'Resume' })).id, 'resume-2');
+    }),
+  ),
+);
+
 test.run();

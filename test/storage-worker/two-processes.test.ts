@@ -16,7 +16,7 @@ import { JsonLineChild, type ChildLine } from '../fixtures/json-line-child.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { readable } from '../helpers/storage-errors.js';
-import { readDiskUsage } from '../helpers/disk-usage.js';
+import { readDiskUsage } from '../../scripts/disk-usage.js';
 import { parseMediaDocument } from '../../storage-worker/media-document-schema.js';
 
 const ROUNDS = 3;

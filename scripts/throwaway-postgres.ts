@@ -1,5 +1,5 @@
 /**
- * A throwaway PostgreSQL for one test file.
+ * A throwaway PostgreSQL for one test file, or for one bench run.
  *
  * - With `MEDIASTORE_TEST_DATABASE_URL` set: a fresh database on that server
  *   (CREATE DATABASE, dropped at the end).
@@ -10,17 +10,18 @@
  *   (runuser) in a dir that user owns.
  *
  * `ownServer: true` always starts one (a test that stops and starts the
- * server cannot do that to a shared one). When no server can be had, this
+ * server cannot do that to a shared one). `durable: true` runs it with
+ * `fsync=on` (the bench: commits cost what they cost in production). When no server can be had, this
  * throws with the reason: a test that needs PostgreSQL fails, never skips.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { chown, readdir, readFile } from 'node:fs/promises';
+import { chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 const run = promisify(execFile);
 
@@ -41,7 +42,7 @@ export interface OwnServer {
   start(): Promise<void>;
 }
 
-export async function startTestPostgres(label: string, options: { ownServer?: boolean } = {}): Promise<TestPostgres> {
+export async function startTestPostgres(label: string, options: { ownServer?: boolean; durable?: boolean } = {}): Promise<TestPostgres> {
   const external = process.env.MEDIASTORE_TEST_DATABASE_URL;
   if (external && !options.ownServer) {
     const created: string[] = [];
@@ -53,7 +54,7 @@ export async function startTestPostgres(label: string, options: { ownServer?: bo
       close: () => dropDatabases(external, created),
     };
   }
-  const server = await LocalServer.start(label);
+  const server = await LocalServer.start(label, options.durable ?? false);
   const fresh = (name: string) => createDatabase(server.adminUrl, name, []);
   try {
     return { url: await fresh(label), freshDatabase: fresh, server, close: () => server.close() };
@@ -109,6 +110,7 @@ class LocalServer implements OwnServer {
     private readonly dir: string,
     private readonly port: number,
     private readonly asPostgres: boolean,
+    private readonly durable: boolean,
   ) {}
 
   get data(): string {
@@ -119,7 +121,7 @@ class LocalServer implements OwnServer {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
   }
 
-  static async start(label: string): Promise<LocalServer> {
+  static async start(label: string, durable: boolean): Promise<LocalServer> {
     const bin = await findBinaries();
     const asPostgres = process.getuid?.() === 0;
     const dir = await makeTempDir(`pg-${label}`);
@@ -132,7 +134,7 @@ class LocalServer implements OwnServer {
       }
       await chown(dir, uid, gid);
     }
-    const server = new LocalServer(bin, dir, await freePort(), asPostgres);
+    const server = new LocalServer(bin, dir, await freePort(), asPostgres, durable);
     try {
       await server.exec('initdb', ['-D', server.data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
       await server.start();
@@ -147,7 +149,7 @@ class LocalServer implements OwnServer {
   async start(): Promise<void> {
     // fsync=off: the tests crash processes, never the machine; the OS keeps what PostgreSQL wrote.
     // (synchronous_commit stays on: an acknowledged commit is in the WAL when the server dies.)
-    const serverOptions = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
+    const serverOptions = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=${this.durable ? 'on' : 'off'} -c max_connections=100`;
     await this.exec('pg_ctl', ['-D', this.data, '-o', serverOptions, '-l', join(this.dir, 'log'), '-w', '-t', '60', 'start']);
     this.stopped = false;
   }
@@ -208,4 +210,12 @@ function freePort(): Promise<number> {
       probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+function makeTempDir(label: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `mediastore-${label}-`));
+}
+
+async function removeTempDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }

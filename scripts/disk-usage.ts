@@ -5,9 +5,12 @@
  * content file, so a check made through a freshly started client cannot see
  * usage that was lost on disk — this one can.
  *
- * Deliberately independent of mediastore: the only code it shares is the
- * usage extractor (which paths a piece of content uses); the file layout and
- * the path → record mapping are written out here again.
+ * Deliberately independent of the storage's code paths: it shares the
+ * usage extractor (which paths a piece of content uses, through the
+ * disk-format door) and the names of the files (shared/project-paths.ts);
+ * the path → record mapping is written out here again. The layout itself is
+ * checked against the editor's own files by the compat tests
+ * (test/fixtures/editor-data.ts spells it as the editor does).
  *
  * The rule checked by callers: never under-marked (a media path a content
  * file uses is in that record's usedIn for that file's source). Over-marks are
@@ -16,7 +19,9 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { extractMediaPaths } from '../../storage-worker/usage-extraction.js';
+import { errnoCode } from '../shared/errno.js';
+import { extractMediaPaths } from '../disk-format.js';
+import { GLOBALS_DIR, globalFileOf, mediaFileOf, PAGES_DIR, pageFileOf, THEME_FILE } from '../shared/project-paths.js';
 
 /** One (source, record) pair where marks and content disagree. */
 export interface UsageMismatch {
@@ -55,15 +60,15 @@ async function contentFiles(projectDir: string): Promise<Map<string, string>> {
     try {
       return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => e.name);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if (errnoCode(err) === 'ENOENT') return [];
       throw err;
     }
   };
-  for (const name of await jsonNames(join(projectDir, 'pages'))) files.set(name.slice(0, -5), join(projectDir, 'pages', name));
-  for (const name of await jsonNames(join(projectDir, 'pages', 'global'))) {
-    files.set(`global:${name.slice(0, -5)}`, join(projectDir, 'pages', 'global', name));
+  for (const name of await jsonNames(join(projectDir, PAGES_DIR))) files.set(name.slice(0, -5), join(projectDir, pageFileOf(name.slice(0, -5))));
+  for (const name of await jsonNames(join(projectDir, GLOBALS_DIR))) {
+    files.set(`global:${name.slice(0, -5)}`, join(projectDir, globalFileOf(name.slice(0, -5))));
   }
-  if ((await jsonNames(projectDir)).includes('theme.json')) files.set(THEME_SOURCE, join(projectDir, 'theme.json'));
+  if ((await jsonNames(projectDir)).includes(THEME_FILE)) files.set(THEME_SOURCE, join(projectDir, THEME_FILE));
   return files;
 }
 
@@ -73,7 +78,7 @@ function slashed(path: string): string {
 
 /** Compares every record's usedIn with the content files of one project directory. */
 export async function readDiskUsage(projectDir: string): Promise<DiskUsage> {
-  const doc = JSON.parse(await readFile(join(projectDir, 'uploads', 'media.json'), 'utf8')) as { files: DiskRecord[] };
+  const doc = JSON.parse(await readFile(mediaFileOf(projectDir), 'utf8')) as { files: DiskRecord[] };
   const ownersByPath = new Map<string, string[]>();
   for (const rec of doc.files) {
     for (const path of new Set([rec.path, ...Object.values(rec.sizes ?? {}).map((v) => v.path)].map(slashed))) {
