@@ -24,7 +24,8 @@ import type {
 import { errnoCode, type FsSeam } from './fs-seam.js';
 import type { MediaLibrary } from './library-backend.js';
 import * as ops from './media-operations.js';
-import type { Operation, ProjectStore } from './project-store.js';
+import type { Operation } from './operation.js';
+import type { ProjectStore } from './project-store.js';
 
 export class FileLibrary implements MediaLibrary {
   /** the first write's usage reconcile, once queued (null: not yet, or it failed and the next write tries again) */

@@ -14,7 +14,8 @@ import type {
   SaveContentResult,
 } from '../shared/media-types.js';
 import { applyMetadataPatch, usedInOf } from '../shared/media-types.js';
-import type { ContentScan, Operation } from './project-store.js';
+import type { ContentScan } from './content-store.js';
+import type { Operation } from './operation.js';
 
 
 export function addMedia(records: NewMediaRecord[]): Operation<MediaRecord[]> {
@@ -148,14 +149,15 @@ export function deleteContent(source: string): Operation<void> {
  * file, leaving usage set by `setUsage` for file-less sources alone (what a
  * project's open does to trim marks a killed process left behind).
  * `scan`: the content files as read and scanned outside the lock
- * (ProjectStore.scanContent); used only if nothing was committed since,
- * else the files are read again here, under the lock.
+ * (ContentStore.scanContent); used only if nothing was committed since,
+ * else the files are read again here, under the lock (the operation's
+ * context: OperationContext, just those two questions).
  */
 export function refreshUsage(scope: 'all' | 'withFiles' = 'all', scan?: ContentScan): Operation<RefreshUsageResult> {
   return {
     kind: 'refreshUsage',
-    async apply(draft, content, store) {
-      const found = scan !== undefined && store.isCurrent(scan) ? scan : await store.scanContent();
+    async apply(draft, content, context) {
+      const found = scan !== undefined && context.isCurrent(scan) ? scan : await context.scanContent();
       const onDisk = new Map<string, string[]>();
       for (const [source, paths] of found.paths) onDisk.set(source, draft.matchPaths(paths));
       // A save earlier in this batch writes its file only after the first

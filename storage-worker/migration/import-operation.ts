@@ -13,7 +13,7 @@
  */
 import { StorageError } from '../../shared/errors.js';
 import type { MediaRecord, UsageSource } from '../../shared/media-types.js';
-import type { Operation } from '../project-store.js';
+import type { Operation } from '../operation.js';
 import { idsMarkedBy } from './project-image.js';
 
 export function importLibrary(records: readonly MediaRecord[], content: ReadonlyArray<[UsageSource, string]>): Operation<void> {

@@ -11,6 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MediaRecord } from '../../shared/media-types.js';
 import { makeFsError } from '../../storage-worker/fault-injection.js';
+import { LEASE_MS } from '../../storage-worker/lock-lease.js';
 import * as ops from '../../storage-worker/media-operations.js';
 import { parseMediaDocument } from '../../storage-worker/media-document-schema.js';
 import { makeImageRecords } from '../helpers/media-records.js';
@@ -18,9 +19,6 @@ import { ObservedFs } from '../helpers/observed-fs.js';
 import { readable, rejection } from '../helpers/storage-errors.js';
 import { openStore, type StoreUnderTest } from '../helpers/store-harness.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-
-/** project-store.ts: back-to-back commits share one lock acquisition for at most this long */
-const LEASE_MS = 30;
 
 const Pipeline = suite('commit pipeline');
 
