@@ -7,40 +7,17 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, utimes, writeFile, access } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { StorageClient } from '../../client/storage-client.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-
-const DOCTOR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'doctor.js');
+import { runDoctor as runDoctorProcess } from './doctor-process.js';
 
 const Doctor = suite('doctor');
 
-interface Run {
-  code: number | null;
-  out: string;
-  report: { problems: number; projects: Array<{ project: string; missing: string[]; orphans: Array<{ file: string; removed: boolean }>; usageRebuilt?: unknown; error?: { code: string } }> };
-}
-
-function runDoctor(dataDir: string, ...args: string[]): Promise<Run> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [DOCTOR, '--data-dir', dataDir, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', rej);
-    child.on('exit', (code) => {
-      // The worker's own JSON log lines (warnings) may precede the report; the report is the last JSON document.
-      const start = out.indexOf('{\n');
-      if (start < 0) return rej(new Error(`no report (exit ${code}):\n${out}\n${err}`));
-      res({ code, out, report: JSON.parse(out.slice(start)) as Run['report'] });
-    });
-  });
-}
+// The files backend, whatever the environment says.
+const runDoctor = (dataDir: string, ...args: string[]) => runDoctorProcess(dataDir, args, { DATABASE_URL: '' });
 
 async function exists(path: string): Promise<boolean> {
   try {
