@@ -7,9 +7,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdir, readFile, utimes, writeFile, access } from 'node:fs/promises';
+import { mkdir, readFile, rename, utimes, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageClient } from '../../client/storage-client.js';
+import { examineProject } from '../../scripts/doctor-project.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { runDoctor as runDoctorProcess } from './doctor-process.js';
@@ -125,6 +126,39 @@ Doctor('a project whose media.json is corrupt with no backup is reported, not em
       assert.is(await readFile(media, 'utf8'), corrupt, `media.json after doctor ${args.join(' ')}`);
     }
   } finally {
+    await removeTempDir(dir);
+  }
+});
+
+Doctor('--fix keeps an old orphan replaced between its check and its removal (an upload published under that name)', async () => {
+  const dir = await makeTempDir('doctor-replaced');
+  const storage = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+  try {
+    await storage.createProject({ name: 'Site', id: 'site' });
+    const images = join(dir, 'projects/site/uploads/images');
+    const name = 'pic-0-thumb.jpg';
+    await writeFile(join(images, name), 'old bytes');
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await utimes(join(images, name), twoHoursAgo, twoHoursAgo);
+    // The real client, with one thing more: when the doctor reads the records again right before
+    // removing, an upload has just published its bytes under the orphan's name (staged file renamed over it).
+    let reads = 0;
+    const racing = Object.assign(Object.create(storage) as StorageClient, {
+      async listMedia(project: string) {
+        if (++reads === 2) {
+          await writeFile(join(images, '.staged-publish.jpg'), 'new bytes');
+          await utimes(join(images, '.staged-publish.jpg'), twoHoursAgo, twoHoursAgo);
+          await rename(join(images, '.staged-publish.jpg'), join(images, name));
+        }
+        return storage.listMedia(project);
+      },
+    });
+    const report = await examineProject(racing, dir, 'site', { fix: true, orphanMinAgeMs: 60 * 60 * 1000 });
+    assert.is(reads, 2, 'the records were read again before removing');
+    assert.is(await readFile(join(images, name), 'utf8'), 'new bytes', 'the published bytes were removed');
+    assert.equal(report.orphans.map((o) => `${o.file}:${o.removed}`), [`images/${name}:false`]);
+  } finally {
+    await storage.close();
     await removeTempDir(dir);
   }
 });
