@@ -62,14 +62,14 @@ function strayProblems(strays: readonly StrayFolder[], minAgeMs: number): number
   return strays.filter((s) => !s.removed && (s.removal || s.ageMs >= minAgeMs)).length;
 }
 
-function describe(r: ProjectReport, minAgeMs: number): string[] {
+function describe(r: ProjectReport, minAgeMs: number, library: string): string[] {
   const lines: string[] = [];
   if (r.error) {
     lines.push(`✗ ${r.project}: cannot open (${r.error.code}) ${r.error.message}`);
     return lines;
   }
   const problems = problemsOf(r, minAgeMs);
-  lines.push(`${problems === 0 ? '✓' : '✗'} ${r.project}: ${r.files} file${r.files === 1 ? '' : 's'}, media.json valid`);
+  lines.push(`${problems === 0 ? '✓' : '✗'} ${r.project}: ${r.files} file${r.files === 1 ? '' : 's'}, ${library} valid`);
   for (const m of r.missing) lines.push(`    missing binary  ${m}`);
   for (const o of r.orphans) {
     const age = `${Math.round(o.ageMs / 60000)} min old`;
@@ -112,7 +112,7 @@ async function main(): Promise<number> {
     console.log(JSON.stringify({ dataDir: opts.dataDir, backend, fix: opts.fix, problems, projects: reports, strayFolders: strays }, null, 2));
   } else {
     console.log(`doctor: ${opts.dataDir}${opts.databaseUrl ? ' (libraries in PostgreSQL)' : ''}${opts.fix ? ' (--fix)' : ''}`);
-    for (const r of reports) for (const line of describe(r, opts.orphanMinAgeMs)) console.log(line);
+    for (const r of reports) for (const line of describe(r, opts.orphanMinAgeMs, opts.databaseUrl ? 'library' : 'media.json')) console.log(line);
     for (const s of strays) {
       const what = s.removed ? 'removed folder without a project' : s.removal ? 'unfinished removal' : 'folder without a project';
       console.log(`✗ ${s.folder}: ${what} (${Math.round(s.ageMs / 60000)} min old)`);
