@@ -83,10 +83,12 @@ export async function examineProject(
   report.files = doc.files.length;
   const uploads = uploadsDirOf(dataDir, folder);
 
+  const firstMisses: Array<{ label: string; location?: string }> = [];
   for (const rec of doc.files) {
     for (const path of recordPaths(rec)) {
       const where = folderOfPath(path);
-      if (!where || !(await exists(join(uploads, where.folder, where.filename)))) report.missing.push(`${rec.filename}: ${path}`);
+      const location = where && join(uploads, where.folder, where.filename);
+      if (!location || !(await exists(location))) firstMisses.push({ label: `${rec.filename}: ${path}`, ...(location ? { location } : {}) });
     }
   }
 
@@ -134,6 +136,9 @@ export async function examineProject(
   const unreferenced = candidates.filter((o) => !refs.has(o.file)).map(({ file, ageMs, removed, staged }) => ({ orphan: { file, ageMs, removed }, staged }));
   report.orphans = unreferenced.filter((c) => !c.staged).map((c) => c.orphan);
   report.staged = unreferenced.filter((c) => c.staged).map((c) => c.orphan);
+  // A second look, once the scan is done: with names claimed in a database an upload's record
+  // commits before its bytes are published (a rename per file), so a first miss may be that moment.
+  for (const miss of firstMisses) if (!miss.location || !(await exists(miss.location))) report.missing.push(miss.label);
   return report;
 }
 

@@ -163,4 +163,31 @@ Doctor('--fix keeps an old orphan replaced between its check and its removal (an
   }
 });
 
+Doctor('a record whose bytes are published during the check (after its commit) is not reported missing', async () => {
+  const dir = await makeTempDir('doctor-publish');
+  const storage = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+  try {
+    await storage.createProject({ name: 'Site', id: 'site' });
+    const images = join(dir, 'projects/site/uploads/images');
+    const [rec] = makeImageRecords(1, 'late');
+    const record = { ...rec!, sizes: {} };
+    await storage.addMedia('site', [record]); // committed; its bytes not published yet
+    // The real client, with one thing more: while the doctor rebuilds usage, the upload publishes its bytes.
+    const publishing = Object.assign(Object.create(storage) as StorageClient, {
+      async refreshUsage(project: string) {
+        await writeFile(join(images, record.filename), 'bytes');
+        return storage.refreshUsage(project);
+      },
+    });
+    const report = await examineProject(publishing, dir, 'site', { fix: true, orphanMinAgeMs: 60 * 60 * 1000 });
+    assert.equal(report.missing, []);
+    // Still missing at the second look: reported.
+    await storage.addMedia('site', [{ ...makeImageRecords(1, 'lost')[0]!, sizes: {} }]);
+    assert.equal((await examineProject(storage, dir, 'site', { fix: false, orphanMinAgeMs: 60 * 60 * 1000 })).missing, ['lost-0.jpg: /uploads/images/lost-0.jpg']);
+  } finally {
+    await storage.close();
+    await removeTempDir(dir);
+  }
+});
+
 Doctor.run();
