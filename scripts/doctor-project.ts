@@ -21,7 +21,9 @@
  * files older than the minimum age are removed. The record list is read again
  * just before, so a record committed meanwhile keeps its file, and each file
  * is looked at again right before it goes: one replaced meanwhile (an upload
- * published under that name) is kept. Records whose bytes are missing are
+ * published under that name) is kept. What is left is the moment between
+ * that look and the unlink, and only for an old orphan *variant* whose
+ * original is gone (an upload skips a name whose original exists). Records whose bytes are missing are
  * only reported: deleting them would not bring the bytes back.
  */
 import type { Stats } from 'node:fs';
