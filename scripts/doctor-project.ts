@@ -11,10 +11,22 @@
  *   progress (bytes are written before the record is committed) and is only
  *   listed.
  *
- * With `fix`: usage is rebuilt from the saved content, and orphans older than
- * the minimum age are removed (the record list is read again just before, so
- * a record committed meanwhile keeps its file).
+ * - `.staged-*` files (server/blob-store/directory-blob-store.ts) are the
+ *   bytes of an upload whose name is claimed in the database: written before
+ *   its record commits, renamed to the claimed name after. Never served, never
+ *   a record's; one older than the minimum age is the leftover of an upload
+ *   whose server died, listed apart from orphans.
+ *
+ * With `fix`: usage is rebuilt from the saved content, and orphans and staged
+ * files older than the minimum age are removed. The record list is read again
+ * just before, so a record committed meanwhile keeps its file, and each file
+ * is looked at again right before it goes: one replaced meanwhile (an upload
+ * published under that name) is kept. What is left is the moment between
+ * that look and the unlink, and only for an old orphan *variant* whose
+ * original is gone (an upload skips a name whose original exists). Records whose bytes are missing are
+ * only reported: deleting them would not bring the bytes back.
  */
+import type { Stats } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../shared/errno.js';
@@ -22,6 +34,7 @@ import { StorageError } from '../shared/errors.js';
 import type { MediaDocument, MediaRecord } from '../shared/media-types.js';
 import type { StorageApi } from '../shared/storage-api.js';
 import { folderOfPath, MEDIA_FOLDERS, uploadsDirOf } from '../shared/project-paths.js';
+import { STAGED_PREFIX } from '../server/blob-store/directory-blob-store.js';
 import { exists } from './file-exists.js';
 
 export interface Orphan {
@@ -40,13 +53,15 @@ export interface ProjectReport {
   /** records whose original or a size variant is missing: `<record filename>: <missing path>` */
   missing: string[];
   orphans: Orphan[];
+  /** `.staged-*` files: uploads in progress, or (old) left by an upload whose server died */
+  staged: Orphan[];
   /** set when `fix` rebuilt usage */
   usageRebuilt?: { sources: number; filesInUse: number };
 }
 
 export interface ExamineOptions {
   fix: boolean;
-  /** orphans younger than this are listed, never removed (default one hour) */
+  /** orphans and staged files younger than this are listed, never removed (default one hour) */
   orphanMinAgeMs: number;
 }
 
@@ -56,7 +71,7 @@ export async function examineProject(
   project: string,
   options: ExamineOptions,
 ): Promise<ProjectReport> {
-  const report: ProjectReport = { project, files: null, missing: [], orphans: [] };
+  const report: ProjectReport = { project, files: null, missing: [], orphans: [], staged: [] };
   let doc: MediaDocument;
   let folder: string;
   try {
@@ -70,10 +85,12 @@ export async function examineProject(
   report.files = doc.files.length;
   const uploads = uploadsDirOf(dataDir, folder);
 
+  const firstMisses: Array<{ label: string; location?: string }> = [];
   for (const rec of doc.files) {
     for (const path of recordPaths(rec)) {
       const where = folderOfPath(path);
-      if (!where || !(await exists(join(uploads, where.folder, where.filename)))) report.missing.push(`${rec.filename}: ${path}`);
+      const location = where && join(uploads, where.folder, where.filename);
+      if (!location || !(await exists(location))) firstMisses.push({ label: `${rec.filename}: ${path}`, ...(location ? { location } : {}) });
     }
   }
 
@@ -81,7 +98,7 @@ export async function examineProject(
 
   const referenced = referencedFiles(doc);
   const now = Date.now();
-  const candidates: Orphan[] = [];
+  const candidates: Candidate[] = [];
   for (const folder of MEDIA_FOLDERS) {
     let names: string[];
     try {
@@ -95,7 +112,7 @@ export async function examineProject(
       if (referenced.has(file)) continue;
       const info = await stat(join(uploads, folder, name)).catch(() => null);
       if (!info?.isFile()) continue; // removed meanwhile, or not a file
-      candidates.push({ file, ageMs: now - info.mtimeMs, removed: false });
+      candidates.push({ file, ageMs: now - info.mtimeMs, removed: false, staged: name.startsWith(STAGED_PREFIX), identity: identityOf(info) });
     }
   }
 
@@ -106,16 +123,35 @@ export async function examineProject(
     refs = referencedFiles(await storage.listMedia(project));
     for (const orphan of old) {
       if (refs.has(orphan.file)) continue;
+      const path = join(uploads, orphan.file);
+      // The same file as judged? An upload may have published its bytes under this name since.
+      const current = await stat(path).catch(() => null);
+      if (!current || identityOf(current) !== orphan.identity) continue;
       try {
-        await unlink(join(uploads, orphan.file));
+        await unlink(path);
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err; // ENOENT: gone already
       }
       orphan.removed = true;
     }
   }
-  report.orphans = candidates.filter((o) => !refs.has(o.file));
+  const unreferenced = candidates.filter((o) => !refs.has(o.file)).map(({ file, ageMs, removed, staged }) => ({ orphan: { file, ageMs, removed }, staged }));
+  report.orphans = unreferenced.filter((c) => !c.staged).map((c) => c.orphan);
+  report.staged = unreferenced.filter((c) => c.staged).map((c) => c.orphan);
+  // A second look, once the scan is done: with names claimed in a database an upload's record
+  // commits before its bytes are published (a rename per file), so a first miss may be that moment.
+  for (const miss of firstMisses) if (!miss.location || !(await exists(miss.location))) report.missing.push(miss.label);
   return report;
+}
+
+interface Candidate extends Orphan {
+  staged: boolean;
+  /** device, inode, size and mtime when judged */
+  identity: string;
+}
+
+function identityOf(info: Stats): string {
+  return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
 }
 
 function recordPaths(rec: MediaRecord): string[] {

@@ -6,6 +6,7 @@
  * keeps a batch over a 10,000-record library cheap.
  */
 import { usedInOf, type MediaDocument, type MediaRecord } from '../shared/media-types.js';
+import { servedFormOf, servedPathsOf } from '../shared/project-paths.js';
 import type { MediaPathIndex } from './usage-extraction.js';
 
 /** What a project holds in memory for its last committed (or loaded) document. */
@@ -63,7 +64,8 @@ export class DocumentDraft {
   add(record: MediaRecord): void {
     this.copies.set(record.id, record);
     this.added.push(record);
-    for (const path of pathsOf(record)) this.addedByPath.set(path, record.id);
+    // Keyed by served form, as the committed index is: `uploads/a.png` and `/uploads/a.png` are one path.
+    for (const path of servedPathsOf(record)) this.addedByPath.set(path, record.id);
     this.dirty = true;
   }
 
@@ -75,11 +77,15 @@ export class DocumentDraft {
     return rec;
   }
 
-  /** True when a path is already taken by a record (committed or added in this batch). */
+  /**
+   * True when a path, in any spelling of the same served path, is already
+   * taken by a record (committed or added in this batch). A legacy library
+   * may hold two records of one served path: it stays taken until both are gone.
+   */
   pathTaken(path: string): boolean {
-    if (this.addedByPath.has(path)) return true;
-    const [id] = this.base.index.match([path]);
-    return id !== undefined && !this.removed.has(id);
+    const served = servedFormOf(path);
+    if (this.addedByPath.has(served)) return true;
+    return this.base.index.match([served]).some((id) => !this.removed.has(id));
   }
 
   /** Ids of the files these media paths name, in order; unknown paths are ignored. */
@@ -87,14 +93,14 @@ export class DocumentDraft {
     const out: string[] = [];
     const seen = new Set<string>();
     for (const path of paths) {
-      let id: string | undefined = this.addedByPath.get(path);
-      if (id === undefined) {
-        const [hit] = this.base.index.match([path]);
-        id = hit;
-      }
-      if (id !== undefined && !seen.has(id) && this.get(id)) {
-        seen.add(id);
-        out.push(id);
+      const added = this.addedByPath.get(path);
+      // Every owner, not the first: a legacy library may serve one path from two records
+      // (`uploads/a.png` beside `/uploads/a.png`), and marking only one would let the other be deleted in use.
+      for (const id of added !== undefined ? [added] : this.base.index.match([path])) {
+        if (!seen.has(id) && this.get(id)) {
+          seen.add(id);
+          out.push(id);
+        }
       }
     }
     return out;
@@ -166,7 +172,3 @@ export class DocumentDraft {
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
-
-function pathsOf(record: MediaRecord): string[] {
-  return [record.path, ...Object.values(record.sizes).map((s) => s.path)];
-}

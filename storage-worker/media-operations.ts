@@ -14,6 +14,7 @@ import type {
   SaveContentResult,
 } from '../shared/media-types.js';
 import { applyMetadataPatch, usedInOf } from '../shared/media-types.js';
+import { servedFormOf } from '../shared/project-paths.js';
 import type { ContentScan } from './content-store.js';
 import type { Operation } from './operation.js';
 
@@ -28,11 +29,15 @@ export function addMedia(records: NewMediaRecord[]): Operation<MediaRecord[]> {
         if (draft.get(rec.id) || ids.has(rec.id)) {
           throw new StorageError('INVALID_INPUT', `a media file with id ${rec.id} already exists`, { id: rec.id });
         }
+        // Compared in served form (shared/project-paths.ts): `uploads/a.png` and `/uploads/a.png` are one
+        // URL, and usage matching could not tell which record a page means. A library that already holds
+        // both spellings still opens; only new claims are refused.
         for (const path of [rec.path, ...Object.values(rec.sizes).map((s) => s.path)]) {
-          if (draft.pathTaken(path) || paths.has(path)) {
+          const served = servedFormOf(path);
+          if (draft.pathTaken(served) || paths.has(served)) {
             throw new StorageError('INVALID_INPUT', `a media file with path ${path} already exists`, { path });
           }
-          paths.add(path);
+          paths.add(served);
         }
         ids.add(rec.id);
       }

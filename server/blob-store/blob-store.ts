@@ -59,4 +59,10 @@ export interface BlobStore {
   exists(location: string): Promise<boolean>;
   /** Removes blobs (a missing one is fine); failures are returned, never thrown. */
   remove(locations: readonly string[]): Promise<BlobRemovalFailure[]>;
+  /**
+   * Removes a deleted project's folder `<dataDir>/projects/<folder>` and every blob in it (a missing
+   * folder is fine); failures are returned, never thrown. Only for a backend that keeps its libraries
+   * elsewhere (PostgreSQL): the file backend removes the folder itself, media.json and all.
+   */
+  removeProjectFolder(location: string): Promise<BlobRemovalFailure[]>;
 }

@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StorageError } from '../../shared/errors.js';
 import { errnoCode } from '../../shared/errno.js';
@@ -35,7 +35,7 @@ export class DirectoryBlobStore implements BlobStore {
 
   async createStaged(dir: string, ext: string): Promise<BlobWriter & { stem: string }> {
     // A leading dot: FILENAME_PATTERN refuses it, so a staged blob is never served.
-    const stem = `.staged-${randomUUID()}`;
+    const stem = `${STAGED_PREFIX}${randomUUID()}`;
     const location = join(dir, `${stem}.${ext}`);
     try {
       return { location, stem, handle: await open(location, 'wx', 0o644) };
@@ -98,7 +98,32 @@ export class DirectoryBlobStore implements BlobStore {
     }
     return failures;
   }
+
+  async removeProjectFolder(location: string): Promise<BlobRemovalFailure[]> {
+    // Renamed away first, in one step: a project created again under the same folder right after
+    // (another server) gets a fresh folder that the slow recursive removal below never touches,
+    // and a crash halfway leaves one name nobody uses, which the doctor removes.
+    const doomed = join(dirname(location), `${REMOVING_PREFIX}${basename(location)}-${randomUUID()}`);
+    try {
+      await rename(location, doomed);
+    } catch (err) {
+      const errno = errnoCode(err) ?? 'UNKNOWN';
+      return errno === 'ENOENT' ? [] : [{ path: location, errno }];
+    }
+    try {
+      await rm(doomed, { recursive: true, force: true, maxRetries: REMOVE_ATTEMPTS });
+      return [];
+    } catch (err) {
+      return [{ path: doomed, errno: errnoCode(err) ?? 'UNKNOWN' }];
+    }
+  }
 }
+
+/** The name an upload's bytes are written under until its name is claimed: `.staged-<uuid>.<ext>` (upload-name-claim.ts). */
+export const STAGED_PREFIX = '.staged-';
+
+/** The name a deleted project's folder is renamed to before it is removed: `.removing-<folder>-<uuid>`. */
+export const REMOVING_PREFIX = '.removing-';
 
 async function removeOne(path: string): Promise<BlobRemovalFailure | undefined> {
   for (let attempt = 1; ; attempt++) {

@@ -8,5 +8,4 @@ defineLibraryContract('files', {
     const dataDir = await makeTempDir('file-contract');
     return { backend: new FileBackend({ dataDir }), cleanup: () => removeTempDir(dataDir) };
   },
-  knownDifferences: { bareServedPathAccepted: true },
 });

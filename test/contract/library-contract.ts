@@ -33,22 +33,6 @@ export interface ContractTarget {
   /** once per file (start a server) */
   before?(): Promise<void>;
   after?(): Promise<void>;
-  /**
-   * Where a backend is known to break the contract, reported and not yet
-   * fixed. Each flag pins today's behaviour, so the check fails (and the
-   * flag must go) once the backend is fixed.
-   */
-  knownDifferences?: {
-    /**
-     * addMedia compares raw paths, so `uploads/a.png` is accepted next to
-     * `/uploads/a.png`, although both are one served URL and usage matching
-     * (MediaPathIndex, slash-normalised) cannot tell which record a page
-     * means. The fix spans media-operations.ts (the batch's path set),
-     * document-draft.ts (pathTaken, addedByPath) and usage-extraction.ts
-     * (match() looks its input up unnormalised).
-     */
-    bareServedPathAccepted?: true;
-  };
 }
 
 interface Ctx {
@@ -187,12 +171,6 @@ export function defineLibraryContract(name: string, target: ContractTarget): voi
     await ctx.lib.addMedia([a!]);
     const before = (await ctx.lib.read()).doc;
     const bare = (path: string) => path.replace(/^\//, '');
-    if (target.knownDifferences?.bareServedPathAccepted) {
-      // Pinned so a fix shows: remove the flag then (see ContractTarget.knownDifferences).
-      const added = await ctx.lib.addMedia([{ ...b!, path: bare(a!.path) }]);
-      assert.is(added.length, 1, 'known difference: accepted');
-      return;
-    }
     // in another call, and within one call
     assert.is((await rejection(ctx.lib.addMedia([{ ...b!, path: bare(a!.path) }]))).code, 'INVALID_INPUT');
     assert.is((await rejection(ctx.lib.addMedia([b!, { ...c!, path: bare(b!.path) }]))).code, 'INVALID_INPUT');

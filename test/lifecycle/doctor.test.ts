@@ -7,40 +7,18 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
-import { mkdir, readFile, utimes, writeFile, access } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir, readFile, rename, utimes, writeFile, access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { StorageClient } from '../../client/storage-client.js';
+import { examineProject } from '../../scripts/doctor-project.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-
-const DOCTOR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'doctor.js');
+import { runDoctor as runDoctorProcess } from './doctor-process.js';
 
 const Doctor = suite('doctor');
 
-interface Run {
-  code: number | null;
-  out: string;
-  report: { problems: number; projects: Array<{ project: string; missing: string[]; orphans: Array<{ file: string; removed: boolean }>; usageRebuilt?: unknown; error?: { code: string } }> };
-}
-
-function runDoctor(dataDir: string, ...args: string[]): Promise<Run> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [DOCTOR, '--data-dir', dataDir, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', rej);
-    child.on('exit', (code) => {
-      // The worker's own JSON log lines (warnings) may precede the report; the report is the last JSON document.
-      const start = out.indexOf('{\n');
-      if (start < 0) return rej(new Error(`no report (exit ${code}):\n${out}\n${err}`));
-      res({ code, out, report: JSON.parse(out.slice(start)) as Run['report'] });
-    });
-  });
-}
+// The files backend, whatever the environment says.
+const runDoctor = (dataDir: string, ...args: string[]) => runDoctorProcess(dataDir, args, { DATABASE_URL: '' });
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -148,6 +126,66 @@ Doctor('a project whose media.json is corrupt with no backup is reported, not em
       assert.is(await readFile(media, 'utf8'), corrupt, `media.json after doctor ${args.join(' ')}`);
     }
   } finally {
+    await removeTempDir(dir);
+  }
+});
+
+Doctor('--fix keeps an old orphan replaced between its check and its removal (an upload published under that name)', async () => {
+  const dir = await makeTempDir('doctor-replaced');
+  const storage = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+  try {
+    await storage.createProject({ name: 'Site', id: 'site' });
+    const images = join(dir, 'projects/site/uploads/images');
+    const name = 'pic-0-thumb.jpg';
+    await writeFile(join(images, name), 'old bytes');
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await utimes(join(images, name), twoHoursAgo, twoHoursAgo);
+    // The real client, with one thing more: when the doctor reads the records again right before
+    // removing, an upload has just published its bytes under the orphan's name (staged file renamed over it).
+    let reads = 0;
+    const racing = Object.assign(Object.create(storage) as StorageClient, {
+      async listMedia(project: string) {
+        if (++reads === 2) {
+          await writeFile(join(images, '.staged-publish.jpg'), 'new bytes');
+          await utimes(join(images, '.staged-publish.jpg'), twoHoursAgo, twoHoursAgo);
+          await rename(join(images, '.staged-publish.jpg'), join(images, name));
+        }
+        return storage.listMedia(project);
+      },
+    });
+    const report = await examineProject(racing, dir, 'site', { fix: true, orphanMinAgeMs: 60 * 60 * 1000 });
+    assert.is(reads, 2, 'the records were read again before removing');
+    assert.is(await readFile(join(images, name), 'utf8'), 'new bytes', 'the published bytes were removed');
+    assert.equal(report.orphans.map((o) => `${o.file}:${o.removed}`), [`images/${name}:false`]);
+  } finally {
+    await storage.close();
+    await removeTempDir(dir);
+  }
+});
+
+Doctor('a record whose bytes are published during the check (after its commit) is not reported missing', async () => {
+  const dir = await makeTempDir('doctor-publish');
+  const storage = await StorageClient.start({ dataDir: dir, logLevel: 'silent' });
+  try {
+    await storage.createProject({ name: 'Site', id: 'site' });
+    const images = join(dir, 'projects/site/uploads/images');
+    const [rec] = makeImageRecords(1, 'late');
+    const record = { ...rec!, sizes: {} };
+    await storage.addMedia('site', [record]); // committed; its bytes not published yet
+    // The real client, with one thing more: while the doctor rebuilds usage, the upload publishes its bytes.
+    const publishing = Object.assign(Object.create(storage) as StorageClient, {
+      async refreshUsage(project: string) {
+        await writeFile(join(images, record.filename), 'bytes');
+        return storage.refreshUsage(project);
+      },
+    });
+    const report = await examineProject(publishing, dir, 'site', { fix: true, orphanMinAgeMs: 60 * 60 * 1000 });
+    assert.equal(report.missing, []);
+    // Still missing at the second look: reported.
+    await storage.addMedia('site', [{ ...makeImageRecords(1, 'lost')[0]!, sizes: {} }]);
+    assert.equal((await examineProject(storage, dir, 'site', { fix: false, orphanMinAgeMs: 60 * 60 * 1000 })).missing, ['lost-0.jpg: /uploads/images/lost-0.jpg']);
+  } finally {
+    await storage.close();
     await removeTempDir(dir);
   }
 });

@@ -59,7 +59,7 @@ export interface UploadPart {
 }
 
 /** App dependencies a test may replace (seams); the rest is always real. */
-export type AppSeams = Pick<AppDeps, 'uploadFs' | 'uploadNameClaim'>;
+export type AppSeams = Pick<AppDeps, 'uploadFs' | 'uploadNameClaim' | 'blobs'>;
 
 export async function startServer(
   label: string,
