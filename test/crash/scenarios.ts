@@ -29,7 +29,7 @@ export const PROJECT_ID = 'p';
 export class ProjectDriver {
   private constructor(readonly store: ProjectStore) {}
 
-  /** Opens like StorageService.openStore: sweep, load (recovering), reconcile usage with content files. */
+  /** Opens like FileBackend does (file-backend.ts): sweep, load (recovering), reconcile usage with content files. */
   static async open(projectDir: string, fs: FsSeam): Promise<ProjectDriver> {
     const store = new ProjectStore(PROJECT_ID, projectDir, {
       fs,

@@ -1,7 +1,7 @@
 /**
  * Operations apply in the order the calls arrive (invariant 1), including
  * the first write calls of a process, which also queue the usage reconcile
- * (storage-service.ts, writable). Found by the SIGKILL test: when the first
+ * (file-backend.ts, admitWrite). Found by the SIGKILL test: when the first
  * call waited for that reconcile before queueing its own operation, later
  * calls overtook it, and an older metadata update landed last.
  */
