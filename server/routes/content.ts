@@ -5,6 +5,7 @@
  * footer saves cannot lose each other's usage.
  */
 import { z } from 'zod';
+import type { ParameterizedContext } from 'koa';
 import { StorageError } from '../../shared/errors.js';
 import { THEME_SOURCE, globalSource } from '../../shared/media-types.js';
 import type { AppRouter, RouteDeps } from '../http/app-deps.js';
@@ -15,13 +16,25 @@ import { validateBody } from '../http/validate-body.js';
 /** A content document is a JSON object (the editor's page, widget or theme JSON). */
 const ContentBody = z.record(z.string(), z.unknown());
 
+/**
+ * The body as parsed, once the schema says it is an object. Not zod's
+ * output: zod builds a new object by assigning each key, and assigning an
+ * own `__proto__` key (valid JSON, kept by JSON.parse) sets the prototype
+ * instead — the key would be dropped from the saved document.
+ */
+async function contentBody(ctx: ParameterizedContext, limit: number): Promise<Record<string, unknown>> {
+  const body = await readJsonBody(ctx, limit);
+  validateBody(ContentBody, body);
+  return body as Record<string, unknown>;
+}
+
 export function contentRoutes(router: AppRouter, { storage, config }: RouteDeps): void {
   const project = '/api/projects/:projectId';
 
   router.post(`${project}/pages/:pageId/content`, async (ctx) => {
     const projectId = requireId(ctx.params.projectId, 'projectId');
     const pageId = requireId(ctx.params.pageId, 'pageId');
-    const content = validateBody(ContentBody, await readJsonBody(ctx, config.jsonBodyLimit));
+    const content = await contentBody(ctx, config.jsonBodyLimit);
     const saved = await storage.saveContent(projectId, pageId, content);
     ctx.body = { success: true, mediaPaths: saved.mediaPaths, fileIds: saved.fileIds };
   });
@@ -44,7 +57,7 @@ export function contentRoutes(router: AppRouter, { storage, config }: RouteDeps)
   router.post(`${project}/global-widgets/:type`, async (ctx) => {
     const projectId = requireId(ctx.params.projectId, 'projectId');
     const source = globalSource(requireWidgetType(ctx.params.type));
-    const content = validateBody(ContentBody, await readJsonBody(ctx, config.jsonBodyLimit));
+    const content = await contentBody(ctx, config.jsonBodyLimit);
     const saved = await storage.saveContent(projectId, source, content);
     ctx.body = { success: true, source, mediaPaths: saved.mediaPaths, fileIds: saved.fileIds };
   });
@@ -68,7 +81,7 @@ export function contentRoutes(router: AppRouter, { storage, config }: RouteDeps)
 
   router.put(`${project}/theme-settings`, async (ctx) => {
     const projectId = requireId(ctx.params.projectId, 'projectId');
-    const content = validateBody(ContentBody, await readJsonBody(ctx, config.jsonBodyLimit));
+    const content = await contentBody(ctx, config.jsonBodyLimit);
     const saved = await storage.saveContent(projectId, THEME_SOURCE, content);
     ctx.body = { success: true, source: THEME_SOURCE, mediaPaths: saved.mediaPaths, fileIds: saved.fileIds };
   });

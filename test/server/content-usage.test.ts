@@ -80,6 +80,29 @@ Content('page save: response shape, usage set, read back, listed', async () => {
   assert.is(unused.json.isInUse, false);
 });
 
+Content('a key named __proto__ is content like any other: saved, read back and counted, at every route', async () => {
+  // Valid JSON that JSON.parse keeps as an own key; a copy made by assigning keys drops it.
+  // A project of its own, so the other tests' pages, widgets and theme are untouched.
+  const Q = 'proto-keys';
+  await server.createProject('Proto keys', Q);
+  const up = await server.upload(Q, [{ filename: 'p.png', data: await raster('png', 16, 16, 99) }]);
+  assert.is(up.status, 201, up.text);
+  const [file] = processed(up);
+  const text = `{"__proto__":{"image":"${file!.path}"},"a":{"__proto__":false}}`;
+  const routes = [
+    { save: ['POST', `/api/projects/${Q}/pages/proto/content`], read: `/api/projects/${Q}/pages/proto` },
+    { save: ['POST', `/api/projects/${Q}/global-widgets/footer`], read: `/api/projects/${Q}/global-widgets/footer` },
+    { save: ['PUT', `/api/projects/${Q}/theme-settings`], read: `/api/projects/${Q}/theme-settings` },
+  ] as const;
+  for (const { save, read } of routes) {
+    const res = await server.request(save[0], save[1], { headers: { 'content-type': 'application/json' }, body: Buffer.from(text) });
+    assert.is(res.status, 200, res.text);
+    assert.equal(res.json.fileIds, [file!.id], `${save[1]}: the path under __proto__ is a use`);
+    const back = await server.request('GET', read);
+    assert.is(back.text, JSON.stringify(JSON.parse(text)), `${read} reads back what was saved`);
+  }
+});
+
 Content('page save failures: unknown project 404, bad ids 400, non-object body 400', async () => {
   assertError(await server.request('POST', '/api/projects/nope/pages/home/content', { json: { widgets: [] } }), 404, 'PROJECT_NOT_FOUND');
   assertError(await server.request('POST', `/api/projects/${P}/pages/global:header/content`, { json: {} }), 400, 'INVALID_ID');
