@@ -1,12 +1,13 @@
 /**
- * One project's media library in PostgreSQL. Each operation is one
- * transaction. A write first locks its project's row (`SELECT … FOR
- * UPDATE`): writers of one project — in this process or any other server
- * on the same database — run one after another, exactly like the file
- * backend's commits under media.json.lock, so every check an operation
- * makes (duplicate ids and paths, the in-use check of deleteMedia, the
- * usage it replaces) still holds when it commits. Readers take no lock:
- * a read sees one committed snapshot.
+ * One project's media library in PostgreSQL. A write runs in a transaction
+ * that first locks its project's row (`SELECT … FOR UPDATE`), shared with
+ * the writes of this process queued with it (group-commit.ts, each under
+ * its own savepoint): writers of one project — in this process or any
+ * other server on the same database — run one after another, exactly like
+ * the file backend's commits under media.json.lock, so every check an
+ * operation makes (duplicate ids and paths, the in-use check of
+ * deleteMedia, the usage it replaces) still holds when it commits. Each
+ * read is one transaction and takes no lock: it sees one committed snapshot.
  *
  * The operations' semantics are the file backend's (media-operations.ts,
  * document-draft.ts); comments say where a detail comes from.
@@ -29,12 +30,13 @@ import type { Database, Queryable } from './database.js';
 import { servedFormOf, servedPathsOf } from '../../shared/project-paths.js';
 import { answerOf, selectMedia, storedRecordText } from './media-rows.js';
 import { markingSources, matchPaths, setSourceUsage } from './usage-rows.js';
-import type { ProjectWriteOrder } from './write-order.js';
+import type { ProjectGroupCommit } from './group-commit.js';
+import { requireProjectRow } from './project-row.js';
 
 export class PostgresLibrary implements MediaLibrary {
   constructor(
     private readonly db: Database,
-    private readonly writeOrder: ProjectWriteOrder,
+    private readonly groupCommit: ProjectGroupCommit,
     readonly projectId: string,
   ) {}
 
@@ -65,7 +67,7 @@ export class PostgresLibrary implements MediaLibrary {
     });
   }
 
-  // --- writes: one transaction each, holding the project's row ---------------
+  // --- writes: in call order, batched into transactions that hold the project's row
 
   /** Refuses duplicate ids or paths (in the library or within `records`) with INVALID_INPUT, adding nothing. */
   async addMedia(records: NewMediaRecord[]): Promise<MediaRecord[]> {
@@ -198,32 +200,19 @@ export class PostgresLibrary implements MediaLibrary {
   private reading<T>(body: (q: Queryable) => Promise<T>): Promise<T> {
     return this.db.track(() =>
       this.db.transaction('read', async (q) => {
-        const { rowCount } = await q.query('SELECT 1 FROM projects WHERE id = $1', [this.projectId]);
-        if (!rowCount) throw this.projectGone();
+        await requireProjectRow(q, this.projectId, 'no lock');
         return body(q);
       }),
     );
   }
 
   /**
-   * In this process's call order (write-order.ts), then under the project's
-   * row, locked until commit: the one lock every writer of this project, in
-   * any process, takes first.
+   * In this process's call order, in the next transaction of the project's
+   * group commit (group-commit.ts), which holds the project's row until it
+   * commits; answered once that transaction has committed.
    */
   private writing<T>(body: (q: Queryable) => Promise<T>): Promise<T> {
-    return this.db.track(() =>
-      this.writeOrder.run(this.projectId, () =>
-        this.db.transaction('write', async (q) => {
-          const { rowCount } = await q.query('SELECT 1 FROM projects WHERE id = $1 FOR UPDATE', [this.projectId]);
-          if (!rowCount) throw this.projectGone();
-          return body(q);
-        }),
-      ),
-    );
-  }
-
-  private projectGone(): StorageError {
-    return new StorageError('PROJECT_NOT_FOUND', `no project with id ${this.projectId}`, { projectId: this.projectId });
+    return this.db.track(() => this.groupCommit.run(this.projectId, body));
   }
 
   private async oneRecord(q: Queryable, fileId: string) {
