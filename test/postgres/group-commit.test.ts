@@ -17,6 +17,7 @@ import * as assert from 'uvu/assert';
 import pg from 'pg';
 import type { StorageError } from '../../shared/errors.js';
 import type { MediaLibrary } from '../../storage-worker/library-backend.js';
+import { Database } from '../../storage-worker/postgres/database.js';
 import { MAX_BATCH } from '../../storage-worker/postgres/group-commit.js';
 import { PostgresBackend } from '../../storage-worker/postgres/postgres-backend.js';
 import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
@@ -228,6 +229,24 @@ test('call order within a batch: a delete sees the saves called before it, not t
   assert.equal(await usedIn(lib, kept!.id), []);
   // home and about were saved once each on their own before; the batch's two saves share one transaction
   assert.is(await transactionsThatWrote(admin, ['content:home', 'content:about']), 2 + 1);
+}));
+
+test('a transaction a failed statement left aborted is not reported committed (PostgreSQL answers its COMMIT with ROLLBACK)', readable(async () => {
+  const db = new Database({ databaseUrl: await server.freshDatabase('gc-aborted') });
+  try {
+    await db.transaction('write', (q) => q.query('CREATE TABLE t (n int)'));
+    const err = await rejection(
+      db.transaction('write', async (q) => {
+        await q.query('INSERT INTO t VALUES (1)');
+        await q.query('SELECT 1 / 0').catch(() => undefined); // a failure swallowed without a rollback to a savepoint
+        return 'acknowledged';
+      }),
+    );
+    assert.is(err.code, 'INTERNAL');
+    assert.is((await db.transaction('read', (q) => q.query('SELECT 1 FROM t'))).rowCount, 0, 'and indeed nothing was committed');
+  } finally {
+    await db.close();
+  }
 }));
 
 test.run();
