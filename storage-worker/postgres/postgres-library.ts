@@ -29,7 +29,7 @@ import { extractMediaPaths } from '../usage-extraction.js';
 import type { Database, Queryable } from './database.js';
 import { servedFormOf, servedPathsOf } from '../../shared/project-paths.js';
 import { answerOf, selectMedia, storedRecordText } from './media-rows.js';
-import { markingSources, matchPaths, setSourceUsage } from './usage-rows.js';
+import { markingSources, replaceSourceUsage } from './usage-rows.js';
 import type { ProjectGroupCommit } from './group-commit.js';
 import { requireProjectRow } from './project-row.js';
 
@@ -151,8 +151,7 @@ export class PostgresLibrary implements MediaLibrary {
   /** Content and its usage commit together: usage is exact the moment the save is acknowledged. */
   async saveContent(source: UsageSource, text: string, mediaPaths: string[]): Promise<SaveContentResult> {
     return this.writing(async (q) => {
-      const fileIds = await matchPaths(q, this.projectId, mediaPaths);
-      await setSourceUsage(q, this.projectId, source, fileIds);
+      const fileIds = await replaceSourceUsage(q, this.projectId, source, mediaPaths);
       await q.query(
         `INSERT INTO content (project_id, source, body) VALUES ($1, $2, $3)
          ON CONFLICT (project_id, source) DO UPDATE SET body = excluded.body`,
@@ -166,14 +165,13 @@ export class PostgresLibrary implements MediaLibrary {
     return this.writing(async (q) => {
       const { rowCount } = await q.query('DELETE FROM content WHERE project_id = $1 AND source = $2', [this.projectId, source]);
       if (!rowCount) throw new StorageError('PAGE_NOT_FOUND', `no saved content for ${source}`, { projectId: this.projectId, source });
-      await setSourceUsage(q, this.projectId, source, []);
+      await replaceSourceUsage(q, this.projectId, source, []);
     });
   }
 
   async setUsage(source: UsageSource, mediaPaths: string[]): Promise<SaveContentResult> {
     return this.writing(async (q) => {
-      const fileIds = await matchPaths(q, this.projectId, mediaPaths);
-      await setSourceUsage(q, this.projectId, source, fileIds);
+      const fileIds = await replaceSourceUsage(q, this.projectId, source, mediaPaths);
       return { source, mediaPaths, fileIds };
     });
   }
@@ -185,10 +183,10 @@ export class PostgresLibrary implements MediaLibrary {
   async refreshUsage(): Promise<RefreshUsageResult> {
     return this.writing(async (q) => {
       const { rows } = await q.query<{ source: string; body: string }>('SELECT source, body FROM content WHERE project_id = $1 ORDER BY source', [this.projectId]);
+      const withContent = new Set(rows.map((r) => r.source));
+      for (const source of await markingSources(q, this.projectId)) if (!withContent.has(source)) await replaceSourceUsage(q, this.projectId, source, []);
       const found = new Map<string, string[]>();
-      for (const row of rows) found.set(row.source, await matchPaths(q, this.projectId, extractMediaPaths(JSON.parse(row.body))));
-      for (const source of await markingSources(q, this.projectId)) if (!found.has(source)) await setSourceUsage(q, this.projectId, source, []);
-      for (const [source, ids] of found) await setSourceUsage(q, this.projectId, source, ids);
+      for (const row of rows) found.set(row.source, await replaceSourceUsage(q, this.projectId, row.source, extractMediaPaths(JSON.parse(row.body))));
       const inUse = new Set<string>();
       for (const ids of found.values()) for (const id of ids) inUse.add(id);
       return { sources: found.size, filesInUse: inUse.size };
