@@ -185,7 +185,9 @@ test('a connection killed mid-batch fails every caller with STORAGE_UNAVAILABLE,
     lib.addMedia(makeImageRecords(1, 'late')),
   ]);
   let pid: number | undefined;
-  while (pid === undefined) {
+  for (let look = 0; pid === undefined; look++) {
+    // a bound, not a timing assertion: without it a batch that never reaches the lock would hang the file
+    if (look === 1000) assert.unreachable('the batch never waited for the held lock');
     const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted");
     pid = rows[0]?.pid;
     if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
