@@ -5,6 +5,7 @@
  * opening fresh connections once the server is back.
  */
 import pg from 'pg';
+import { StorageError } from '../../shared/errors.js';
 import { storageErrorFromPg, isConnectionFailure } from './pg-errors.js';
 
 export interface DatabaseOptions {
@@ -105,7 +106,10 @@ export class Database {
     try {
       await client.query(mode === 'read' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
       const result = await body(client);
-      await client.query('COMMIT');
+      // A transaction in the aborted state (a statement failed and nothing rolled back to a savepoint)
+      // answers COMMIT with "ROLLBACK" and no error: never report that as committed.
+      const ended = await client.query('COMMIT');
+      if (ended.command !== 'COMMIT') throw new StorageError('INTERNAL', `the transaction was rolled back at COMMIT (${ended.command})`);
       return result;
     } catch (err) {
       broken ||= isConnectionFailure(err);

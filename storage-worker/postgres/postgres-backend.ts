@@ -12,7 +12,7 @@ import { runMigrations } from './migrate.js';
 import { storageErrorFromPg } from './pg-errors.js';
 import { PostgresLibrary } from './postgres-library.js';
 import { projectIdCandidates } from '../project-id-candidates.js';
-import { ProjectWriteOrder } from './write-order.js';
+import { ProjectGroupCommit } from './group-commit.js';
 
 export type PostgresBackendOptions = DatabaseOptions;
 
@@ -27,10 +27,12 @@ export class PostgresBackend implements LibraryBackend {
   readonly kind = 'postgres';
   /** libraries by the id they were asked for (a UUID or a folder name) */
   private readonly libraries = new Map<string, PostgresLibrary>();
-  /** one per backend, keyed by canonical id: a UUID and its folder name share one order */
-  private readonly writeOrder = new ProjectWriteOrder();
+  /** one per backend, keyed by canonical id: a UUID and its folder name share one queue */
+  private readonly groupCommit: ProjectGroupCommit;
 
-  private constructor(private readonly db: Database) {}
+  private constructor(private readonly db: Database) {
+    this.groupCommit = new ProjectGroupCommit(db);
+  }
 
   /** projects whose library object is open (stats, ping) */
   get openProjects(): number {
@@ -113,7 +115,7 @@ export class PostgresBackend implements LibraryBackend {
     const known = this.libraries.get(projectId);
     if (known) return known;
     const project = await this.getProject(projectId);
-    const library = new PostgresLibrary(this.db, this.writeOrder, project.id);
+    const library = new PostgresLibrary(this.db, this.groupCommit, project.id);
     this.libraries.set(projectId, library);
     return library;
   }

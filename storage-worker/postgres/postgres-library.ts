@@ -1,12 +1,13 @@
 /**
- * One project's media library in PostgreSQL. Each operation is one
- * transaction. A write first locks its project's row (`SELECT … FOR
- * UPDATE`): writers of one project — in this process or any other server
- * on the same database — run one after another, exactly like the file
- * backend's commits under media.json.lock, so every check an operation
- * makes (duplicate ids and paths, the in-use check of deleteMedia, the
- * usage it replaces) still holds when it commits. Readers take no lock:
- * a read sees one committed snapshot.
+ * One project's media library in PostgreSQL. A write runs in a transaction
+ * that first locks its project's row (`SELECT … FOR UPDATE`), shared with
+ * the writes of this process queued with it (group-commit.ts, each under
+ * its own savepoint): writers of one project — in this process or any
+ * other server on the same database — run one after another, exactly like
+ * the file backend's commits under media.json.lock, so every check an
+ * operation makes (duplicate ids and paths, the in-use check of
+ * deleteMedia, the usage it replaces) still holds when it commits. Each
+ * read is one transaction and takes no lock: it sees one committed snapshot.
  *
  * The operations' semantics are the file backend's (media-operations.ts,
  * document-draft.ts); comments say where a detail comes from.
@@ -28,13 +29,14 @@ import { extractMediaPaths } from '../usage-extraction.js';
 import type { Database, Queryable } from './database.js';
 import { servedFormOf, servedPathsOf } from '../../shared/project-paths.js';
 import { answerOf, selectMedia, storedRecordText } from './media-rows.js';
-import { markingSources, matchPaths, setSourceUsage } from './usage-rows.js';
-import type { ProjectWriteOrder } from './write-order.js';
+import { markingSources, replaceSourceUsage } from './usage-rows.js';
+import type { ProjectGroupCommit } from './group-commit.js';
+import { requireProjectRow } from './project-row.js';
 
 export class PostgresLibrary implements MediaLibrary {
   constructor(
     private readonly db: Database,
-    private readonly writeOrder: ProjectWriteOrder,
+    private readonly groupCommit: ProjectGroupCommit,
     readonly projectId: string,
   ) {}
 
@@ -65,7 +67,7 @@ export class PostgresLibrary implements MediaLibrary {
     });
   }
 
-  // --- writes: one transaction each, holding the project's row ---------------
+  // --- writes: in call order, batched into transactions that hold the project's row
 
   /** Refuses duplicate ids or paths (in the library or within `records`) with INVALID_INPUT, adding nothing. */
   async addMedia(records: NewMediaRecord[]): Promise<MediaRecord[]> {
@@ -149,8 +151,7 @@ export class PostgresLibrary implements MediaLibrary {
   /** Content and its usage commit together: usage is exact the moment the save is acknowledged. */
   async saveContent(source: UsageSource, text: string, mediaPaths: string[]): Promise<SaveContentResult> {
     return this.writing(async (q) => {
-      const fileIds = await matchPaths(q, this.projectId, mediaPaths);
-      await setSourceUsage(q, this.projectId, source, fileIds);
+      const fileIds = await replaceSourceUsage(q, this.projectId, source, mediaPaths);
       await q.query(
         `INSERT INTO content (project_id, source, body) VALUES ($1, $2, $3)
          ON CONFLICT (project_id, source) DO UPDATE SET body = excluded.body`,
@@ -164,14 +165,13 @@ export class PostgresLibrary implements MediaLibrary {
     return this.writing(async (q) => {
       const { rowCount } = await q.query('DELETE FROM content WHERE project_id = $1 AND source = $2', [this.projectId, source]);
       if (!rowCount) throw new StorageError('PAGE_NOT_FOUND', `no saved content for ${source}`, { projectId: this.projectId, source });
-      await setSourceUsage(q, this.projectId, source, []);
+      await replaceSourceUsage(q, this.projectId, source, []);
     });
   }
 
   async setUsage(source: UsageSource, mediaPaths: string[]): Promise<SaveContentResult> {
     return this.writing(async (q) => {
-      const fileIds = await matchPaths(q, this.projectId, mediaPaths);
-      await setSourceUsage(q, this.projectId, source, fileIds);
+      const fileIds = await replaceSourceUsage(q, this.projectId, source, mediaPaths);
       return { source, mediaPaths, fileIds };
     });
   }
@@ -183,10 +183,10 @@ export class PostgresLibrary implements MediaLibrary {
   async refreshUsage(): Promise<RefreshUsageResult> {
     return this.writing(async (q) => {
       const { rows } = await q.query<{ source: string; body: string }>('SELECT source, body FROM content WHERE project_id = $1 ORDER BY source', [this.projectId]);
+      const withContent = new Set(rows.map((r) => r.source));
+      for (const source of await markingSources(q, this.projectId)) if (!withContent.has(source)) await replaceSourceUsage(q, this.projectId, source, []);
       const found = new Map<string, string[]>();
-      for (const row of rows) found.set(row.source, await matchPaths(q, this.projectId, extractMediaPaths(JSON.parse(row.body))));
-      for (const source of await markingSources(q, this.projectId)) if (!found.has(source)) await setSourceUsage(q, this.projectId, source, []);
-      for (const [source, ids] of found) await setSourceUsage(q, this.projectId, source, ids);
+      for (const row of rows) found.set(row.source, await replaceSourceUsage(q, this.projectId, row.source, extractMediaPaths(JSON.parse(row.body))));
       const inUse = new Set<string>();
       for (const ids of found.values()) for (const id of ids) inUse.add(id);
       return { sources: found.size, filesInUse: inUse.size };
@@ -198,32 +198,19 @@ export class PostgresLibrary implements MediaLibrary {
   private reading<T>(body: (q: Queryable) => Promise<T>): Promise<T> {
     return this.db.track(() =>
       this.db.transaction('read', async (q) => {
-        const { rowCount } = await q.query('SELECT 1 FROM projects WHERE id = $1', [this.projectId]);
-        if (!rowCount) throw this.projectGone();
+        await requireProjectRow(q, this.projectId, 'no lock');
         return body(q);
       }),
     );
   }
 
   /**
-   * In this process's call order (write-order.ts), then under the project's
-   * row, locked until commit: the one lock every writer of this project, in
-   * any process, takes first.
+   * In this process's call order, in the next transaction of the project's
+   * group commit (group-commit.ts), which holds the project's row until it
+   * commits; answered once that transaction has committed.
    */
   private writing<T>(body: (q: Queryable) => Promise<T>): Promise<T> {
-    return this.db.track(() =>
-      this.writeOrder.run(this.projectId, () =>
-        this.db.transaction('write', async (q) => {
-          const { rowCount } = await q.query('SELECT 1 FROM projects WHERE id = $1 FOR UPDATE', [this.projectId]);
-          if (!rowCount) throw this.projectGone();
-          return body(q);
-        }),
-      ),
-    );
-  }
-
-  private projectGone(): StorageError {
-    return new StorageError('PROJECT_NOT_FOUND', `no project with id ${this.projectId}`, { projectId: this.projectId });
+    return this.db.track(() => this.groupCommit.run(this.projectId, body));
   }
 
   private async oneRecord(q: Queryable, fileId: string) {
