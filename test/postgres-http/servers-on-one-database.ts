@@ -4,9 +4,13 @@
  * dir, for the several-servers tests: what a deployment of several servers
  * behind a load balancer is, minus the balancer.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
+import type { Test } from 'uvu';
+import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { multipart, send, type Res, type UploadPart } from '../server/harness.js';
-import { startServer, type ServerProcess } from '../lifecycle/server-process.js';
+import { killServer, startServer, type ServerProcess } from '../lifecycle/server-process.js';
 
 export { killServer } from '../lifecycle/server-process.js';
 export type { ServerProcess };
@@ -58,3 +62,31 @@ export async function contentRows(databaseUrl: string, projectId: string): Promi
     await client.end();
   }
 }
+
+export interface TwoServers {
+  database: TestPostgres;
+  blobDir: string;
+  servers: [ServerProcess, ServerProcess];
+}
+
+/**
+ * Registers the suite's set-up: a throwaway PostgreSQL, one blob dir, and two
+ * server processes on both; everything is stopped and removed after. The
+ * returned object is filled in before the first test runs.
+ */
+export function twoServersOnOneDatabase(tests: Test, label: string): TwoServers {
+  const two = {} as TwoServers;
+  tests.before(async () => {
+    two.database = await startTestPostgres(label);
+    two.blobDir = await makeTempDir(`${label}-blobs`);
+    two.servers = (await Promise.all([startDatabaseServer(two.blobDir, two.database.url), startDatabaseServer(two.blobDir, two.database.url)])) as [ServerProcess, ServerProcess];
+  });
+  tests.after(async () => {
+    for (const s of two.servers ?? []) await killServer(s);
+    await two.database?.close();
+    if (two.blobDir) await removeTempDir(two.blobDir);
+  });
+  return two;
+}
+
+export const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');

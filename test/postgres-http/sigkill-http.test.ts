@@ -5,36 +5,19 @@
  * every acknowledged upload's bytes in the blob dir, served by the
  * survivor), usage is exact, and the other server never fails a request.
  */
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MediaRecord } from '../../shared/media-types.js';
 import { raster } from '../fixtures/media-samples.js';
-import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { call, contentRows, killServer, pageBody, startDatabaseServer, upload, usageRows, type ServerProcess } from './servers-on-one-database.js';
+import { call, contentRows, pageBody, sha256, twoServersOnOneDatabase, upload, usageRows, type ServerProcess } from './servers-on-one-database.js';
 
 const test = suite('SIGKILL of one of two servers under load');
-let database: TestPostgres;
-let blobDir: string;
-let servers: ServerProcess[] = [];
+const two = twoServersOnOneDatabase(test, 'http-sigkill');
 
-test.before(async () => {
-  database = await startTestPostgres('http-sigkill');
-  blobDir = await makeTempDir('pg-http-kill-blobs');
-  servers = await Promise.all([startDatabaseServer(blobDir, database.url), startDatabaseServer(blobDir, database.url)]);
-});
-test.after(async () => {
-  for (const s of servers) await killServer(s);
-  await database?.close();
-  if (blobDir) await removeTempDir(blobDir);
-});
-
-const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 test('nothing acknowledged is lost, the survivor keeps serving', async () => {
-  const [victim, survivor] = servers as [ServerProcess, ServerProcess];
+  const [victim, survivor] = two.servers;
   assert.is((await call(survivor, 'POST', '/api/projects', { name: 'Site', id: 'site' })).status, 201);
   const images = await Promise.all([0, 1, 2, 3].map((seed) => raster('png', 200, 100, seed)));
   const seeded = await upload(survivor, 'site', images.map((data, i) => ({ filename: `seed-${i}.png`, data })));
@@ -69,7 +52,7 @@ test('nothing acknowledged is lost, the survivor keeps serving', async () => {
     const res = await upload(server, 'site', [{ filename: 'same.png', data }]);
     if (res.status !== 201) throw new Error(`upload: ${res.status} ${res.text}`);
     const record = (res.json.processedFiles as MediaRecord[])[0]!;
-    ackedUploads.set(record.id, { record, sha: sha(data) });
+    ackedUploads.set(record.id, { record, sha: sha256(data) });
   };
   const loops = [victim, survivor].flatMap((server, k) => [
     loop(server, saver(server, `own-${k}-a`, k)),
@@ -88,7 +71,7 @@ test('nothing acknowledged is lost, the survivor keeps serving', async () => {
   await Promise.all(loops);
 
   assert.equal(survivorFailures, [], 'the survivor answered every request');
-  const stored = await contentRows(database.url, 'site');
+  const stored = await contentRows(two.database.url, 'site');
   for (const [page, round] of ackedAtKill) {
     const body = stored.get(page) as { round: number } | undefined;
     assert.ok(body && body.round >= round, `${page}: acknowledged round ${round} kept (stored ${body?.round})`);
@@ -101,10 +84,10 @@ test('nothing acknowledged is lost, the survivor keeps serving', async () => {
     assert.ok(listed.has(id), `acknowledged upload ${record.filename} listed`);
     const res = await call(survivor, 'GET', `/api/media/projects/site/uploads/images/${record.filename}`);
     assert.is(res.status, 200, `${record.filename} served by the survivor`);
-    assert.is(sha(res.body), expected, `${record.filename} has its bytes`);
+    assert.is(sha256(res.body), expected, `${record.filename} has its bytes`);
   }
 
-  const usage = await usageRows(database.url, 'site');
+  const usage = await usageRows(two.database.url, 'site');
   for (const [source, body] of stored) {
     const named = [...new Set((body as { blocks: Array<{ src: string }> }).blocks.map((x) => x.src))].sort();
     assert.equal(usage.get(source) ?? [], named, `usage of ${source} is exactly what its content names`);

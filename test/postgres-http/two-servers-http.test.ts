@@ -6,40 +6,23 @@
  * the same page, different media) lose nothing, and usage read from the
  * database's rows is exactly what the stored content names.
  */
-import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { MediaRecord } from '../../shared/media-types.js';
 import { raster } from '../fixtures/media-samples.js';
-import { startTestPostgres, type TestPostgres } from '../../scripts/throwaway-postgres.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { call, contentRows, killServer, pageBody, startDatabaseServer, upload, usageRows, type ServerProcess } from './servers-on-one-database.js';
+import { call, contentRows, pageBody, sha256, twoServersOnOneDatabase, upload, usageRows } from './servers-on-one-database.js';
 
 const ROUNDS = 6;
 const SAME_NAME_UPLOADS = 3;
 
 const test = suite('two servers, one database, one blob dir');
-let database: TestPostgres;
-let blobDir: string;
-let servers: ServerProcess[] = [];
+const two = twoServersOnOneDatabase(test, 'http-two');
 
-test.before(async () => {
-  database = await startTestPostgres('http-two');
-  blobDir = await makeTempDir('pg-http-blobs');
-  servers = await Promise.all([startDatabaseServer(blobDir, database.url), startDatabaseServer(blobDir, database.url)]);
-});
-test.after(async () => {
-  for (const s of servers) await killServer(s);
-  await database?.close();
-  if (blobDir) await removeTempDir(blobDir);
-});
-
-const sha = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 test('same names uploaded on both at once: distinct names, each served with its own bytes by both servers', async () => {
-  const [a, b] = servers as [ServerProcess, ServerProcess];
+  const [a, b] = two.servers;
   assert.is((await call(a, 'POST', '/api/projects', { name: 'Site', id: 'site' })).status, 201);
 
   const sent = new Map<string, string>();
@@ -56,8 +39,8 @@ test('same names uploaded on both at once: distinct names, each served with its 
         ]).then((res) => {
           assert.is(res.status, 201, res.text);
           const records = res.json.processedFiles as MediaRecord[];
-          sent.set(records[0]!.id, sha(first));
-          sent.set(records[1]!.id, sha(second));
+          sent.set(records[0]!.id, sha256(first));
+          sent.set(records[1]!.id, sha256(second));
           return records;
         }),
       );
@@ -69,10 +52,10 @@ test('same names uploaded on both at once: distinct names, each served with its 
   assert.ok(names.every((n) => /^photo(-\d+)?\.png$/.test(n)), names.join(', '));
 
   for (const record of records) {
-    for (const server of servers) {
+    for (const server of two.servers) {
       const res = await call(server, 'GET', `/api/media/projects/site/uploads/images/${record.filename}`);
       assert.is(res.status, 200);
-      assert.is(sha(res.body), sent.get(record.id), `${record.filename} has its own bytes on port ${server.port}`);
+      assert.is(sha256(res.body), sent.get(record.id), `${record.filename} has its own bytes on port ${server.port}`);
       const thumb = record.sizes.thumb!;
       assert.is((await call(server, 'GET', `/api/media/projects/site/uploads/images/${thumb.filename}`)).status, 200, `${thumb.filename} served`);
     }
@@ -82,7 +65,7 @@ test('same names uploaded on both at once: distinct names, each served with its 
 });
 
 test('autosave rounds, disjoint and overlapping pages on both servers: nothing lost, usage exact in the database', async () => {
-  const [a, b] = servers as [ServerProcess, ServerProcess];
+  const [a, b] = two.servers;
   const files = (await call(a, 'GET', '/api/media/projects/site/media')).json.files as MediaRecord[];
   const paths = files.map((f) => f.path);
   assert.ok(paths.length >= 8);
@@ -110,12 +93,12 @@ test('autosave rounds, disjoint and overlapping pages on both servers: nothing l
     }
     await Promise.all(saves);
 
-    const stored = await contentRows(database.url, 'site');
+    const stored = await contentRows(two.database.url, 'site');
     for (const [page, body] of acked) assert.equal(stored.get(page), body, `round ${round}: ${page} as last acknowledged`);
     for (const [page, bodies] of overlapping) {
       assert.ok(bodies.some((body) => JSON.stringify(body) === JSON.stringify(stored.get(page))), `round ${round}: ${page} is one of the two saves, whole`);
     }
-    const usage = await usageRows(database.url, 'site');
+    const usage = await usageRows(two.database.url, 'site');
     for (const [source, body] of stored) {
       const named = [...new Set(((body as { blocks: Array<{ src: string }> }).blocks).map((x) => x.src))].sort();
       assert.equal(usage.get(source) ?? [], named, `round ${round}: usage of ${source} is exactly what its content names`);
@@ -125,9 +108,9 @@ test('autosave rounds, disjoint and overlapping pages on both servers: nothing l
 });
 
 test('a name whose file is still in the blob dir (a deleted record being removed) is not claimed', async () => {
-  const [a] = servers as [ServerProcess];
+  const [a] = two.servers;
   // What a delete on another server leaves for a moment: the record is gone, its bytes not yet.
-  const lingering = join(blobDir, 'projects', 'site', 'uploads', 'images', 'lingering.png');
+  const lingering = join(two.blobDir, 'projects', 'site', 'uploads', 'images', 'lingering.png');
   const old = Buffer.from('bytes of a deleted record, removal still pending');
   await writeFile(lingering, old);
   const res = await upload(a, 'site', [{ filename: 'lingering.png', data: await raster('png', 40, 20, 7) }]);

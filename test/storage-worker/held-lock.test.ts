@@ -1,24 +1,17 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { join } from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseStamp, serializeStamp, type LockStamp } from '../../storage-worker/lock-stamp.js';
 import { ProjectLock } from '../../storage-worker/project-lock.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { expectLockTimeout } from '../helpers/lock-expectations.js';
-import { plant, stampOf } from '../helpers/planted-locks.js';
+import { eachInLockDir, plant, stampOf } from '../helpers/planted-locks.js';
 
 const X = suite('held-lock');
 
-let dir = '';
 let lockPath = '';
-X.before.each(async () => {
-  dir = await makeTempDir('lock');
-  lockPath = join(dir, 'media.json.lock');
-});
-X.after.each(async () => {
-  await removeTempDir(dir);
+eachInLockDir(X, (path) => {
+  lockPath = path;
 });
 
 X('the holder refreshes the mtime, so a live holder is never taken over by age', async () => {

@@ -6,21 +6,17 @@ import { CLAIM_STALE_MS } from '../../storage-worker/lock-claim.js';
 import { claimPath, makeStamp, parseStamp, serializeStamp } from '../../storage-worker/lock-stamp.js';
 import { currentProcess } from '../../storage-worker/process-identity.js';
 import { ProjectLock } from '../../storage-worker/project-lock.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { expectLockTimeout } from '../helpers/lock-expectations.js';
-import { deadPid, plant, stampOf } from '../helpers/planted-locks.js';
+import { deadPid, eachInLockDir, plant, stampOf } from '../helpers/planted-locks.js';
 import { closeAll, JsonLineChild } from '../fixtures/json-line-child.js';
 
 const X = suite('lock-claim');
 
 let dir = '';
 let lockPath = '';
-X.before.each(async () => {
-  dir = await makeTempDir('lock');
-  lockPath = join(dir, 'media.json.lock');
-});
-X.after.each(async () => {
-  await removeTempDir(dir);
+eachInLockDir(X, (path, tempDir) => {
+  lockPath = path;
+  dir = tempDir;
 });
 
 X('a live breaker holding the claim makes others wait; a dead claimant, or an unknown one left unchanged, does not block', async () => {

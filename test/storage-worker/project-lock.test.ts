@@ -11,22 +11,18 @@ import { realFs, type FsSeam } from '../../storage-worker/fs-seam.js';
 import { parseStamp, serializeStamp, type LockStamp } from '../../storage-worker/lock-stamp.js';
 import { currentProcess } from '../../storage-worker/process-identity.js';
 import { ProjectLock } from '../../storage-worker/project-lock.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { expectLockTimeout } from '../helpers/lock-expectations.js';
 import { namingFs } from '../helpers/observed-fs.js';
 import { closeAll, JsonLineChild } from '../fixtures/json-line-child.js';
-import { deadPid, plant, stampOf } from '../helpers/planted-locks.js';
+import { deadPid, eachInLockDir, plant, stampOf } from '../helpers/planted-locks.js';
 
 const X = suite('project-lock');
 
 let dir = '';
 let lockPath = '';
-X.before.each(async () => {
-  dir = await makeTempDir('lock');
-  lockPath = join(dir, 'media.json.lock');
-});
-X.after.each(async () => {
-  await removeTempDir(dir);
+eachInLockDir(X, (path, tempDir) => {
+  lockPath = path;
+  dir = tempDir;
 });
 
 X('acquire writes a complete stamp atomically and leaves no temp file; release removes the lock', async () => {

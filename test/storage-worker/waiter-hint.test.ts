@@ -1,23 +1,17 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { realFs } from '../../storage-worker/fs-seam.js';
 import { ProjectLock } from '../../storage-worker/project-lock.js';
 import { takeWaiterHint, waiterHintPath } from '../../storage-worker/waiter-hint.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { eachInLockDir } from '../helpers/planted-locks.js';
 
 const X = suite('waiter-hint');
 
-let dir = '';
 let lockPath = '';
-X.before.each(async () => {
-  dir = await makeTempDir('lock');
-  lockPath = join(dir, 'media.json.lock');
-});
-X.after.each(async () => {
-  await removeTempDir(dir);
+eachInLockDir(X, (path) => {
+  lockPath = path;
 });
 
 X('a waiter leaves a hint that a holder can take once; without a waiter there is none', async () => {
