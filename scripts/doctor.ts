@@ -19,6 +19,7 @@
  * doctor itself could not run.
  */
 import { resolve } from 'node:path';
+import { StorageError } from '../shared/errors.js';
 import { StorageClient } from '../client/storage-client.js';
 import { examineProject, type Orphan, type ProjectReport } from './doctor-project.js';
 import { examineFolders, type StrayFolder } from './doctor-folders.js';
@@ -128,7 +129,9 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(`doctor failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    // A storage refusal (the database is down, a lock is held) is an answer for the operator, not a bug: no stack.
+    if (err instanceof StorageError) console.error(`doctor failed: ${err.code}: ${err.message}`);
+    else console.error(`doctor failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exitCode = 2;
   },
 );

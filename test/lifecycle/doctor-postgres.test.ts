@@ -148,4 +148,21 @@ test('reports missing bytes, orphans, staged files and folders without a project
   assert.is(fixed.report.problems, 1, fixed.out);
 });
 
+test('a database it cannot reach: exit 2 with the stable code, no stack trace', async () => {
+  const dir = await makeTempDir('doctor-no-db');
+  try {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    const failure = await runDoctor(dir, ['--database-url', 'postgres://postgres@127.0.0.1:1/none']).then(
+      () => null,
+      (err: Error) => err.message,
+    );
+    assert.ok(failure !== null, 'the doctor printed a report although it could not reach the database');
+    assert.match(failure, /\(exit 2\)/);
+    assert.match(failure, /doctor failed: STORAGE_UNAVAILABLE: /);
+    assert.not.match(failure, /\n\s+at /, 'an operator-facing refusal prints no stack trace');
+  } finally {
+    await removeTempDir(dir);
+  }
+});
+
 test.run();
