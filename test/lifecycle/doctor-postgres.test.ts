@@ -8,7 +8,7 @@
  * loses nothing it acknowledged.
  */
 import { randomUUID } from 'node:crypto';
-import { access, mkdir, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -19,6 +19,7 @@ import { raster } from '../fixtures/media-samples.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { call, killServer, startDatabaseServer, upload, type ServerProcess } from '../postgres-http/servers-on-one-database.js';
 import { runDoctor } from './doctor-process.js';
+import { exists } from '../../scripts/file-exists.js';
 
 const test = suite('doctor with PostgreSQL');
 let database: TestPostgres;
@@ -35,15 +36,6 @@ test.after(async () => {
   await database?.close();
   if (blobDir) await removeTempDir(blobDir);
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const TWO_HOURS_AGO = new Date(Date.now() - 2 * 60 * 60 * 1000);
 

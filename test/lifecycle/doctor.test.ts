@@ -7,27 +7,19 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdir, readFile, rename, utimes, writeFile, access } from 'node:fs/promises';
+import { mkdir, readFile, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageClient } from '../../client/storage-client.js';
 import { examineProject } from '../../scripts/doctor-project.js';
 import { makeImageRecords } from '../helpers/media-records.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { runDoctor as runDoctorProcess } from './doctor-process.js';
+import { exists } from '../../scripts/file-exists.js';
 
 const Doctor = suite('doctor');
 
 // The files backend, whatever the environment says.
 const runDoctor = (dataDir: string, ...args: string[]) => runDoctorProcess(dataDir, args, { DATABASE_URL: '' });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Doctor('lists missing bytes and orphans; --fix rebuilds usage and removes only old orphans, beside a live writer', async () => {
   const dir = await makeTempDir('doctor');

@@ -3,7 +3,6 @@
  * TOO_DEEP before the structured clone to the worker (which recurses and
  * overflows the stack), and the worker stays healthy and writes nothing.
  */
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -11,6 +10,7 @@ import { MAX_JSON_DEPTH } from '../../shared/json-depth.js';
 import { StorageClient } from '../../client/storage-client.js';
 import { rejection, readable } from '../helpers/storage-errors.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { exists } from '../../scripts/file-exists.js';
 
 const D = suite('storage-client depth');
 
@@ -33,13 +33,6 @@ function nested(depth: number): Record<string, unknown> {
   let value: Record<string, unknown> = {};
   for (let i = 1; i < depth; i++) value = { child: value };
   return value;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 D(

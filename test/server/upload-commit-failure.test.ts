@@ -12,7 +12,7 @@
  *   - the worker dies right after a durable commit
  *   - the call deadline passes while the worker still waits to commit
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -20,6 +20,7 @@ import type { MediaRecord } from '../../shared/media-types.js';
 import { JsonLineChild } from '../fixtures/json-line-child.js';
 import { raster } from '../fixtures/media-samples.js';
 import { assertError, processed, startServer, uploadsDir, type TestServer } from './harness.js';
+import { exists } from '../../scripts/file-exists.js';
 
 const Commit = suite('upload: a failed record commit never orphans a record');
 
@@ -42,13 +43,6 @@ async function withServer(fn: (server: TestServer) => Promise<void>, storage: { 
 async function recordsOnDisk(server: TestServer): Promise<MediaRecord[]> {
   const bytes = await readFile(join(uploadsDir(server, P), 'media.json'));
   return (JSON.parse(bytes.toString('utf8')) as { files: MediaRecord[] }).files;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Every record on disk has its original and every variant on disk. */

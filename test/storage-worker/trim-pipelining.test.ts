@@ -51,6 +51,21 @@ async function withStore(fn: (s: StoreUnderTest, records: MediaRecord[], faults:
   }
 }
 
+/**
+ * Saves `home` (now naming `path`) and, from inside that batch, queues
+ * `next`: the batch that carries the save's trim. Resolves once both have
+ * settled, so a wrong answer fails the test instead of going unhandled; each
+ * result comes back as a promise to await or to expect a rejection from.
+ */
+async function saveAndCarry<R>(store: ProjectStore, path: string, next: () => Promise<R>): Promise<{ home: Promise<unknown>; carrier: Promise<R> }> {
+  let carrier: Promise<R> | undefined;
+  const home = store.enqueue(queueingAfter(save('home', path), () => (carrier = next())));
+  await home.catch(() => undefined);
+  assert.ok(carrier, 'the next operation was queued while the save\'s batch ran');
+  await carrier.catch(() => undefined);
+  return { home, carrier };
+}
+
 /** `op`, which queues more work (`then`) while its own batch runs. */
 function queueingAfter<R>(op: Operation<R>, then: () => void): Operation<R> {
   return {
@@ -201,17 +216,9 @@ test('a carrier whose write fails fails the carried callers too, and leaves no f
         faults.inject([{ op: 'rename', pathEndsWith: join('uploads', 'media.json'), code: 'EIO', times: 1 }]);
       }
     };
-    let other!: Promise<unknown>;
-    const home = store.enqueue(
-      queueingAfter(save('home', b!.path), () => {
-        other = store.enqueue(ops.updateMetadata(c!.id, { caption: 'carrier' }));
-      }),
-    );
-    // Both settle before either is judged: a wrong answer must fail this test, not leave a rejection unhandled.
-    const [homeOutcome] = await Promise.allSettled([home]);
-    const [otherOutcome] = await Promise.allSettled([other]);
-    const homeError = await rejection(homeOutcome.status === 'rejected' ? Promise.reject(homeOutcome.reason) : Promise.resolve());
-    const otherError = await rejection(otherOutcome.status === 'rejected' ? Promise.reject(otherOutcome.reason) : Promise.resolve());
+    const outcome = await saveAndCarry(store, b!.path, () => store.enqueue(ops.updateMetadata(c!.id, { caption: 'carrier' })));
+    const homeError = await rejection(outcome.home);
+    const otherError = await rejection(outcome.carrier);
     assert.is(faults.fired, 1, 'the fault fired once: on the carrier\'s write');
     assert.is(homeError.code, 'STORAGE_IO', 'the carried save is not confirmed');
     assert.is(otherError.code, 'STORAGE_IO', 'nor is the carrier\'s own operation');
@@ -242,17 +249,12 @@ test('a carrier that finds the lock taken over fails the carried save with LOCK_
         await writeFile(lockPath, `${JSON.stringify({ ...stamp, pid: 4_194_303, nonce: [...stamp.nonce].reverse().join('') })}\n`);
       }
     };
-    let other!: Promise<unknown>;
-    const home = store.enqueue(
-      queueingAfter(save('home', b!.path), () => {
-        other = store.enqueue(ops.updateMetadata(c!.id, { caption: 'carrier' }));
-      }),
-    );
-    const [homeOutcome] = await Promise.allSettled([home]);
-    const [otherOutcome] = await Promise.allSettled([other]);
-    const homeError = await rejection(homeOutcome.status === 'rejected' ? Promise.reject(homeOutcome.reason) : Promise.resolve());
+    const outcome = await saveAndCarry(store, b!.path, () => store.enqueue(ops.updateMetadata(c!.id, { caption: 'carrier' })));
+    const homeError = await rejection(outcome.home);
     assert.is(homeError.code, 'LOCK_LOST', 'the carried save is not confirmed: its exact marks could be stale under a new holder');
-    assert.is(otherOutcome.status, 'fulfilled', 'the carrier published nothing before the fence: it ran again under a fresh lock');
+    await outcome.carrier.catch((err: unknown) =>
+      assert.unreachable(`the carrier published nothing before the fence: it ran again under a fresh lock (got ${String(err)})`),
+    );
     const disk = parseMediaDocument(await readFile(mediaPath, 'utf8'));
     assert.equal(usedIn(disk, b!.id), ['home'], 'the file home.json uses is marked');
     assert.is(disk.files.find((f) => f.id === c!.id)!.metadata.caption, 'carrier');
